@@ -1,0 +1,51 @@
+"""Binary classification metrics without extra dependencies."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def roc_auc(y_true, y_score) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties counted half); nan if one class is absent."""
+    y = np.asarray(y_true).astype(int).ravel()
+    s = np.asarray(y_score, dtype=float).ravel()
+    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s), dtype=float)
+    sorted_s = s[order]
+    i = 0
+    while i < len(s):
+        j = i
+        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def roc_curve(y_true, y_score) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """False-positive rates, true-positive rates and thresholds (descending)."""
+    y = np.asarray(y_true).astype(int).ravel()
+    s = np.asarray(y_score, dtype=float).ravel()
+    thr = np.unique(s)[::-1]
+    P, N = max(int((y == 1).sum()), 1), max(int((y == 0).sum()), 1)
+    tpr = [0.0] + [float(((s >= t) & (y == 1)).sum()) / P for t in thr]
+    fpr = [0.0] + [float(((s >= t) & (y == 0)).sum()) / N for t in thr]
+    return np.array(fpr), np.array(tpr), np.concatenate([[np.inf], thr])
+
+
+def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict[str, float]:
+    """AUC, accuracy, sensitivity, specificity, precision, F1 and the confusion counts."""
+    y = np.asarray(y_true).astype(int).ravel()
+    s = np.asarray(y_score, dtype=float).ravel()
+    p = (s >= threshold).astype(int)
+    tp = int(((p == 1) & (y == 1)).sum()); tn = int(((p == 0) & (y == 0)).sum())
+    fp = int(((p == 1) & (y == 0)).sum()); fn = int(((p == 0) & (y == 1)).sum())
+    div = lambda a, b: float(a) / b if b else float("nan")  # noqa: E731
+    sens, prec = div(tp, tp + fn), div(tp, tp + fp)
+    f1 = div(2 * prec * sens, prec + sens) if (prec == prec and sens == sens) else float("nan")
+    return {"auc": roc_auc(y, s), "accuracy": div(tp + tn, len(y)), "sensitivity": sens,
+            "specificity": div(tn, tn + fp), "precision": prec, "f1": f1,
+            "tp": tp, "tn": tn, "fp": fp, "fn": fn, "n": int(len(y)), "threshold": float(threshold)}

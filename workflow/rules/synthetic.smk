@@ -1,0 +1,22 @@
+# Synthetic raw datasets, generated deterministically from their config block.
+
+
+for _ds in synthetic_vindr_datasets():
+
+    rule:
+        name:
+            f"synthesize_{_ds}"
+        output:
+            tables=synthetic_outputs(_ds, "tables"),
+            dicoms=synthetic_outputs(_ds, "dicoms"),
+            ground_truth=synthetic_outputs(_ds, "ground_truth"),
+        params:
+            spec=DATASETS[_ds]["synthetic"],
+            root=DATASETS[_ds]["root"],
+            code=code_digest("mammoflow.synthetic"),
+        log:
+            f"logs/{_ds}/synthesize.log",
+        conda:
+            ENV
+        script:
+            "../scripts/synthesize_vindr.py"

@@ -1,0 +1,7 @@
+"""Breast-mask IoU against the synthetic ground truth."""
+from mammoflow.qc import breast_mask_qc_job
+from mammoflow.smk import setup_logging
+
+setup_logging(snakemake)
+breast_mask_qc_job(snakemake.input.images, snakemake.params.root, snakemake.output.table,
+                   snakemake.output.summary)

@@ -1,0 +1,6 @@
+"""Generate a synthetic VinDr-style dataset."""
+from mammoflow.smk import setup_logging
+from mammoflow.synthetic import generate_job
+
+setup_logging(snakemake)
+generate_job(snakemake.params.spec, snakemake.params.root)
