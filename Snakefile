@@ -15,6 +15,12 @@ include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/preprocess.smk"
 
 
+# pipelines (each file validates its own config section and appends to PIPELINE_TARGETS)
+for _stage in PIPELINE_RULE_FILES:
+
+    include: _stage
+
+
 rule all:
     default_target: True
     input:

@@ -45,8 +45,6 @@ def build_dataset(image: np.ndarray, row: dict[str, Any] | Any) -> tuple[Dataset
         arr = np.full_like(arr, maxv // 3)
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = "1.2.3.4"  # VinDr de-identification writes this dummy value
-    ds.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4"
     ds.file_meta.ImplementationClassUID = "1.2.3.4"
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.SOPClassUID = DM_FOR_PRESENTATION
@@ -103,10 +101,14 @@ def write_dicom(path: str | Path, image: np.ndarray, row: dict[str, Any] | Any) 
         warnings.filterwarnings("ignore", message="Invalid value for VR UI")  # md5 ids, as in VinDr
         ds, arr = build_dataset(image, row)
         ts = TRANSFER_SYNTAXES[str(row["transfer_syntax"])]
+        if row["defect"] == "unsupported_ts" and not ts.is_compressed:
+            ts = RLELossless  # encapsulated pixel data, relabelled below
         if ts.is_compressed:
-            ds.compress(ts, arr)
+            ds.compress(ts, arr, generate_instance_uid=False)
         else:
             ds.file_meta.TransferSyntaxUID = ts
+        ds.file_meta.MediaStorageSOPClassUID = "1.2.3.4"  # VinDr de-identification writes this dummy value
+        ds.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4"
         if row["defect"] == "unsupported_ts":
             ds.file_meta.TransferSyntaxUID = UNSUPPORTED_TS
         ds.save_as(path, enforce_file_format=True)

@@ -116,6 +116,24 @@ def foundation_targets():
 
 
 PIPELINE_TARGETS = []
+PIPELINE_STAGES = [
+    "patches",
+    "patch_classifier",
+    "heatmaps",
+    "warps",
+    "whole_image",
+    "glam_prep",
+    "glam",
+    "report",
+]
+PIPELINE_RULE_FILES = [
+    p
+    for p in (
+        os.path.join(workflow.basedir, "workflow", "rules", f"{s}.smk")
+        for s in PIPELINE_STAGES
+    )
+    if os.path.exists(p)
+]
 
 
 def final_targets():
