@@ -51,7 +51,7 @@ class PreprocessParams:
     intensity: str = "minmax"
     flip_to: str = "none"
     mask_threshold: float = 0.05
-    mask_open_px: int = 2
+    mask_open_frac: float = 0.01
     min_breast_fraction: float = 0.02
 
     @classmethod
@@ -116,10 +116,11 @@ def preprocess_image(path: str | Path, p: PreprocessParams) -> tuple[np.ndarray,
     """One DICOM to (uint16 canvas, uint8 mask, record); raises ImageRejected for unusable input."""
     dec = dicom.decode(path, voi=p.voi)
     rows, cols = dec.image.shape
-    side = chest_wall_side(breast_mask(_thumb(dec.image), p.mask_threshold, p.mask_open_px))
+    thumb = _thumb(dec.image)
+    side = chest_wall_side(breast_mask(thumb, p.mask_threshold, _open_px(p, thumb.shape[0])))
     g = fit_geometry(rows, cols, p.height, p.width, flipped=(p.flip_to == "left" and side == "right"))
     canvas = resize_to_canvas(dec.image, g)
-    mask = breast_mask(canvas, p.mask_threshold, p.mask_open_px)
+    mask = breast_mask(canvas, p.mask_threshold, _open_px(p, canvas.shape[0]))
     frac = float(mask.mean())
     if frac < p.min_breast_fraction:
         raise ImageRejected(str(path), f"no breast tissue found (breast mask covers {frac:.3%} of the canvas)")
@@ -127,6 +128,11 @@ def preprocess_image(path: str | Path, p: PreprocessParams) -> tuple[np.ndarray,
     png = to_uint16(canvas, p.intensity)
     rec = {**dec.meta, **asdict(g), "chest_wall_side": "left" if g.flipped else side, "breast_fraction": frac}
     return png, (mask.astype(np.uint8) * 255), rec
+
+
+def _open_px(p: PreprocessParams, height: int) -> int:
+    """Opening radius in pixels for an image of the given height."""
+    return int(round(p.mask_open_frac * height))
 
 
 def _thumb(image: np.ndarray, size: int = 256) -> np.ndarray:
