@@ -19,21 +19,22 @@ def gt_mask_on_canvas(gt: np.ndarray, r: pd.Series) -> np.ndarray:
     return resize_to_canvas((gt > 0).astype(np.float32), g) >= 0.5
 
 
-def breast_mask_qc(images_csv: str | Path, root: str | Path) -> pd.DataFrame:
-    """Per image IoU of the preprocessing breast mask with the generator's ground truth."""
+def breast_mask_qc(images_csv: str | Path, ground_truth: list[str]) -> pd.DataFrame:
+    """Per image IoU of the preprocessing breast mask with the generator's ground truth masks."""
     img = pd.read_csv(images_csv, dtype={"image_id": str})
+    gt_of = {Path(p).name[: -len("_breast.png")]: p for p in ground_truth if str(p).endswith("_breast.png")}
     rows = []
     for _, r in img.iterrows():
-        gt = read_png(Path(root) / "ground_truth" / f"{r['image_id']}_breast.png")
+        gt = read_png(gt_of[r["image_id"]])
         pred = read_png(r["mask_path"]) > 0
         rows.append({"image_id": r["image_id"], "view": r["view"], "laterality": r["laterality"],
                      "iou": round(iou(pred, gt_mask_on_canvas(gt, r)), 6)})
     return pd.DataFrame(rows)
 
 
-def breast_mask_qc_job(images_csv: str, root: str, table: str, summary: str) -> None:
+def breast_mask_qc_job(images_csv: str, ground_truth: list[str], table: str, summary: str) -> None:
     """Snakemake entry point: write the per-image IoU table and a one-row summary."""
-    df = breast_mask_qc(images_csv, root)
+    df = breast_mask_qc(images_csv, list(ground_truth))
     df.to_csv(table, index=False)
     pd.DataFrame([{"n_images": len(df), "min_iou": df["iou"].min(), "mean_iou": round(df["iou"].mean(), 6),
                    "n_below_0.95": int((df["iou"] < 0.95).sum())}]).to_csv(summary, index=False)

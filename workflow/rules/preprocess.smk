@@ -66,7 +66,6 @@ for _ds in image_datasets():
                     subcategory=_ds,
                 ),
             params:
-                root=DATASETS[_ds]["root"],
                 code=code_digest("mammoflow.qc"),
             log:
                 f"logs/{_ds}/breast_mask_qc.log",

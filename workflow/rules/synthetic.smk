@@ -12,7 +12,6 @@ for _ds in synthetic_vindr_datasets():
             ground_truth=synthetic_outputs(_ds, "ground_truth"),
         params:
             spec=DATASETS[_ds]["synthetic"],
-            root=DATASETS[_ds]["root"],
             code=code_digest("mammoflow.synthetic"),
         log:
             f"logs/{_ds}/synthesize.log",

@@ -3,5 +3,5 @@ from mammoflow.qc import breast_mask_qc_job
 from mammoflow.smk import setup_logging
 
 setup_logging(snakemake)
-breast_mask_qc_job(snakemake.input.images, snakemake.params.root, snakemake.output.table,
+breast_mask_qc_job(snakemake.input.images, snakemake.input.ground_truth, snakemake.output.table,
                    snakemake.output.summary)
