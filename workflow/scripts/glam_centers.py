@@ -1,0 +1,7 @@
+"""Optimal window centres of the cropped images (data.pkl + JSON)."""
+from mammoflow import optimal_centers
+from mammoflow.smk import setup_logging
+
+setup_logging(snakemake)
+o = snakemake.output
+optimal_centers.run(snakemake.input.pkl, snakemake.input.images, o.pkl, o.json, o.rejected, snakemake.params.window)

@@ -1,0 +1,7 @@
+"""Safe-load and validate an NYU exam_list_before_cropping.pkl (pkl + JSON twin + rejection rows)."""
+from mammoflow.exam_list import run_validate
+from mammoflow.smk import setup_logging
+
+setup_logging(snakemake)
+o = snakemake.output
+run_validate(snakemake.input.exam_list, snakemake.params.images, o.pkl, o.json, o.rejected)
