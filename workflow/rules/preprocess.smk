@@ -31,6 +31,7 @@ for _ds in image_datasets():
     rule:
         name:
             f"tables_{_ds}"
+        localrule: True
         input:
             **raw_tables(_ds),
             shards=expand(
@@ -54,6 +55,7 @@ for _ds in image_datasets():
         rule:
             name:
                 f"breast_mask_qc_{_ds}"
+            localrule: True
             input:
                 images=f"results/{_ds}/tables/images.csv",
                 ground_truth=synthetic_outputs(_ds, "ground_truth"),
