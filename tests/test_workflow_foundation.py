@@ -12,7 +12,7 @@ import pytest
 import yaml
 from pydicom import dcmread
 
-from conftest import TINY_CONFIG, make_workdir, smk
+from wfutil import TINY_CONFIG, make_workdir, smk
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 
 import pytest
@@ -10,9 +9,7 @@ import yaml
 
 from mammoflow.exam_list import load_exam_list, read_rejected
 
-_spec = importlib.util.spec_from_file_location("root_conftest", __file__.rsplit("/glam/", 1)[0] + "/conftest.py")
-_root = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_root)
+import wfutil as _root  # noqa: E402  (tests/ is on sys.path via tests/conftest.py)
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 

@@ -1,0 +1,164 @@
+"""Patch classifier: model contract, grouped split, augmentation, learning on held-out patches, exact resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seed000_synth import make_dataset
+from mammoflow import patch_classifier as PC
+from mammoflow import patches as P
+from mammoflow import training
+from mammoflow.errors import ConfigError
+from mammoflow.torchutil import load_checkpoint, torch_hub_dir
+
+
+@pytest.fixture(scope="module")
+def patch_set(tmp_path_factory):
+    """S10 patch CSVs (32 px) of a small synthetic dataset, plus its images.csv."""
+    root = tmp_path_factory.mktemp("pc")
+    ip, fp = make_dataset(root / "data", n_train=28, n_test=12, seed=11)
+    dirs = {(sp, st): root / "patches" / sp / st / "s000" for sp in P.SPLITS for st in P.SETS}
+    cfg = P.PatchConfig(size=32, min_tissue=0.5, normal_bkg_s10=6)
+    P.run_shard(ip, fp, pd.read_csv(ip, dtype=str).image_id, dirs, root / "t.csv", root / "r.csv", cfg, seed=1)
+    csvs = {(sp, st): root / "patches" / sp / f"{st}.csv" for sp in P.SPLITS for st in P.SETS}
+    P.aggregate([root / "t.csv"], [root / "r.csv"], csvs, root / "rej.csv")
+    return {"train": csvs[("training", "s10")], "test": csvs[("test", "s10")], "images": ip, "root": root}
+
+
+def _outputs(d: Path) -> PC.TrainOutputs:
+    return PC.TrainOutputs(model_dir=str(d), metrics=str(d / "metrics.json"), predictions=str(d / "pred.csv"),
+                           history=str(d / "history.csv"), roc=str(d / "roc.png"), tensorboard=str(d / "tb"),
+                           extra={"set": "s10"})
+
+
+def test_build_model_contract(tmp_path):
+    m = PC.build_model("resnet18", "none")
+    assert isinstance(m.fc, torch.nn.Linear) and m.fc.out_features == 2
+    m.eval()
+    assert m(torch.zeros(2, 3, 64, 64)).shape == (2, 2)
+    # a weights file: all backbone weights load, the head is kept when shapes differ
+    other = PC.build_model("resnet18", "none")
+    torch.save({"model": other.state_dict()}, tmp_path / "w.pt")
+    m2 = PC.build_model("resnet18", str(tmp_path / "w.pt"))
+    assert torch.equal(m2.conv1.weight, other.conv1.weight)
+    with pytest.raises(ConfigError):
+        PC.build_model("vgg11", "none")
+    with pytest.raises(ConfigError):
+        PC.build_model("resnet18", str(tmp_path / "missing.pt"))
+    if not (torch_hub_dir() / "resnet18-f37072fd.pth").is_file():
+        with pytest.raises(ConfigError, match="local torch hub cache"):
+            PC.build_model("resnet18", "imagenet")
+
+
+def test_grouped_split_has_no_leakage_and_both_classes():
+    groups = [f"s{i // 4}" for i in range(80)]
+    labels = [1 if (i // 4) % 3 == 0 and i % 2 else 0 for i in range(80)]
+    val = training.grouped_split(groups, labels, 0.25, seed=0)
+    g = np.asarray(groups)
+    assert not set(g[val]) & set(g[~val])
+    assert 0.1 < val.mean() < 0.4
+    assert set(np.asarray(labels)[val]) == {0, 1}
+    assert (training.grouped_split(groups, labels, 0.25, seed=0) == val).all()
+
+
+def test_augment_is_deterministic_and_flips_exact():
+    x = torch.rand(8, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    cfg = PC.ClassifierConfig(rotation_deg=20, scale_min=0.9, scale_max=1.1)
+    a = PC.augment(x, torch.Generator().manual_seed(5), cfg)
+    b = PC.augment(x, torch.Generator().manual_seed(5), cfg)
+    c = PC.augment(x, torch.Generator().manual_seed(6), cfg)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    flips = PC.augment(x, torch.Generator().manual_seed(5), PC.ClassifierConfig(rotation_deg=0, scale_min=1, scale_max=1))
+    for i in range(8):  # pure flips keep the pixel values
+        assert any(torch.equal(flips[i], t) for t in (x[i], x[i].flip(-1), x[i].flip(-2), x[i].flip(-1).flip(-2)))
+    assert PC.normalise(x, {"mean": 0.5, "std": 0.25}).shape == (8, 3, 32, 32)
+
+
+@pytest.mark.slow
+def test_training_learns_and_writes_contract(patch_set, tmp_path):
+    cfg = PC.ClassifierConfig(arch="resnet18", pretrained="none", batch_size=64, samples_per_epoch=512,
+                              stages=({"name": "head", "train": "head", "epochs": 1, "lr": 1e-3},
+                                      {"name": "last_block", "train": "last_block", "epochs": 1, "lr": 1e-3},
+                                      {"name": "all", "train": "all", "epochs": 3, "lr": 1e-3}))
+    out = tmp_path / "m"
+    m = PC.train(patch_set["train"], patch_set["test"], _outputs(out), cfg, images_csv=patch_set["images"], seed=0,
+                 threads=2)
+    test = pd.read_csv(patch_set["test"])
+    assert m["n_test"] == len(test) and set(test.label) == {0, 1}
+    print("held-out patch AUC", m["test"]["auc"])
+    assert m["test"]["auc"] >= 0.85, m["test"]  # held-out images, chance is 0.5
+    saved = json.loads((out / "metrics.json").read_text())
+    for k in ("auc", "accuracy", "sensitivity", "specificity", "precision", "f1"):
+        assert k in saved["test"]
+    model, meta = PC.load_model(out / "best.pt")
+    assert meta["arch"] == "resnet18" and meta["patch_size"] == 32 and meta["classes"] == ["background", "lesion"]
+    assert 0 < meta["norm"]["mean"] < 1 and meta["norm"]["std"] > 0
+    ck = load_checkpoint(out / "best.pt")
+    assert set(ck) >= {"model", "arch", "norm", "patch_size", "classes"}
+    assert (out / "roc.png").is_file() and any((out / "tb").iterdir())
+    hist = pd.read_csv(out / "history.csv")
+    assert list(hist.stage) == ["head", "last_block", "all", "all", "all"]
+
+
+def test_resume_after_interrupt_is_exact(patch_set, tmp_path):
+    tr = pd.read_csv(patch_set["train"])
+    small = tr.groupby("label").head(40)
+    small.to_csv(tmp_path / "train.csv", index=False)
+    pd.read_csv(patch_set["test"]).groupby("label").head(20).to_csv(tmp_path / "test.csv", index=False)
+    cfg = PC.ClassifierConfig(arch="resnet18", pretrained="none", batch_size=16, samples_per_epoch=48,
+                              rotation_deg=10, stages=({"name": "head", "train": "head", "epochs": 1, "lr": 1e-3},
+                                                       {"name": "last_block", "train": "last_block", "epochs": 2, "lr": 1e-3},
+                                                       {"name": "all", "train": "all", "epochs": 2, "lr": 1e-4}))
+    args = (tmp_path / "train.csv", tmp_path / "test.csv")
+    PC.train(*args, _outputs(tmp_path / "ref"), cfg, images_csv=patch_set["images"], seed=4, threads=2)
+
+    def stop_after(n):
+        seen = []
+
+        def cb(rec):
+            seen.append(rec)
+            if len(seen) == n:
+                raise training.Interrupt(f"interrupted after {n} epochs")
+        return cb
+
+    out = tmp_path / "resumed"
+    with pytest.raises(training.Interrupt):  # stops in the middle of stage 2 (optimizer state must survive)
+        PC.train(*args, _outputs(out), cfg, images_csv=patch_set["images"], seed=4, threads=2, on_epoch_end=stop_after(2))
+    assert not (out / "metrics.json").exists()
+    assert load_checkpoint(out / "last.pt")["global_epoch"] == 2
+    for name in ("best.pt", "history.csv"):  # Snakemake deletes the declared outputs of an interrupted job
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "tb")
+    epochs_run = []
+    PC.train(*args, _outputs(out), cfg, images_csv=patch_set["images"], seed=4, threads=2,
+             on_epoch_end=epochs_run.append)
+    assert [r["epoch"] for r in epochs_run] == [2, 3, 4]  # continued, not restarted
+    for name in ("last.pt", "best.pt"):
+        a, b = load_checkpoint(tmp_path / "ref" / name), load_checkpoint(out / name)
+        assert a.keys() == b.keys()
+        for k in a["model"]:
+            assert torch.equal(a["model"][k], b["model"][k]), (name, k)
+    assert (tmp_path / "ref" / "metrics.json").read_bytes() == (out / "metrics.json").read_bytes()
+    assert (tmp_path / "ref" / "history.csv").read_bytes() == (out / "history.csv").read_bytes()
+    # a changed configuration does not resume a foreign last.pt
+    cfg2 = PC.ClassifierConfig(**{**cfg.__dict__, "batch_size": 8, "stages": cfg.stages[:1]})
+    seen = []
+    PC.train(*args, _outputs(out), cfg2, images_csv=patch_set["images"], seed=4, threads=2, on_epoch_end=seen.append)
+    assert [r["epoch"] for r in seen] == [0]
+
+
+def test_config_per_set_overrides():
+    sec = {"arch": "resnet18", "samples_per_epoch": 384, "overrides": {"s": {"samples_per_epoch": 256}},
+           "threads": 2, "mem_mb": 4000}
+    assert PC.ClassifierConfig.for_set(sec, "s").samples_per_epoch == 256
+    assert PC.ClassifierConfig.for_set(sec, "s10", device="cpu").samples_per_epoch == 384
+    assert PC.ClassifierConfig.for_set(sec, "s10", device="cpu").device == "cpu"
+    with pytest.raises(ConfigError):
+        PC.ClassifierConfig.from_config({"arch": "alexnet"})
