@@ -9,6 +9,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from .naming import TABLE_NAMES
 from .preprocess import Geometry, boxes_to_canvas
 
 IMAGE_COLUMNS = ["image_id", "study_id", "series_id", "patient_id", "laterality", "view", "split", "source_path",
@@ -145,8 +146,6 @@ def write_tables(tables: dict[str, pd.DataFrame], outputs: dict[str, str]) -> No
         tables[name].to_csv(path, index=False)
 
 
-TABLE_NAMES = ["images", "findings", "rejected", "resized_images_manifest", "training_resized_images",
-               "test_resized_images"]
 
 
 def build_tables_job(inputs: Any, outputs: Any, listing_rejections: list[dict[str, Any]],

@@ -5,7 +5,7 @@ import pandas as pd
 from snakemake.utils import validate
 
 from mammoflow import datasets as mf_datasets
-from mammoflow import tables as mf_tables
+from mammoflow.naming import TABLE_NAMES
 from mammoflow.synthetic import SyntheticSpec, planned_files
 from mammoflow.provenance import code_digest
 
@@ -100,9 +100,6 @@ def synthetic_outputs(ds, kind):
     spec = SyntheticSpec.from_config(DATASETS[ds]["synthetic"])
     root = DATASETS[ds]["root"]
     return [os.path.join(root, f) for f in planned_files(spec)[kind]]
-
-
-TABLE_NAMES = mf_tables.TABLE_NAMES
 
 
 def foundation_targets():

@@ -1,0 +1,184 @@
+# Seed 000 heatmaps: P(lesion) maps once per image (model loaded once per shard job), then the
+# per-(scale, FWHM) saliency targets and overlays derived from the cached maps.
+
+
+from mammoflow.naming import fmt_num
+
+
+validate(config["seed000"], schema="../schemas/seed000.schema.yaml")
+
+S000 = config["seed000"]
+HM = S000["heatmaps"]
+WP = S000["warps"]
+
+
+def s000_items(ds, shard):
+    """(image_id, split) of a shard's images in the heatmap splits, sorted by id."""
+    df = dataset_images(ds)
+    rows = df[(df["shard"] == shard) & df["split"].isin(HM["splits"])]
+    return sorted(zip(rows["image_id"], rows["split"]))
+
+
+def s000_shards(ds):
+    """Shards of a dataset that hold at least one image of the heatmap splits."""
+    return [s for s in sorted(shards(ds)) if s000_items(ds, s)]
+
+
+def s000_paths(tmpl, ds, shard, **sweep):
+    """tmpl formatted for every image of a shard (and every combination of the sweep lists)."""
+    out = []
+    for i, sp in s000_items(ds, shard):
+        out += expand(tmpl, ds=ds, split=sp, image_id=i, **sweep)
+    return out
+
+
+def patch_checkpoint(ds):
+    """The patch classifier that produces the heatmaps."""
+    return f"results/{ds}/models/patch_classifier/{HM['patch_set']}/best.pt"
+
+
+def s000_examples(ds, n=2):
+    """The first test image ids of a dataset: their overlays and warps go into the report."""
+    ids = sorted(i for i, sp in dataset_images(ds)[["image_id", "split"]].itertuples(index=False)
+                 if sp == "test" and i in {j for s in s000_shards(ds) for j, _ in s000_items(ds, s)})
+    return set(ids[:n])
+
+
+def s000_report(paths, ds, caption, subcategory):
+    """Wrap the example images' files among paths in report() (category Seed 000)."""
+    ex = s000_examples(ds)
+    out = []
+    for p in paths:
+        flag = any(os.path.basename(p).startswith(f"{i}_") for i in ex)
+        out.append(report(p, caption=caption, category="Seed 000", subcategory=subcategory) if flag else p)
+    return out
+
+
+def s000_template(tmpl, ds):
+    """A per-image path template for a script (a function, so Snakemake does not expand its braces)."""
+    t = tmpl.replace("{ds}", ds)
+    return lambda wildcards: t
+
+
+def fmt_list(values):
+    """Sweep values as they appear in file names (20.0 -> '20', 0.5 -> '0.5')."""
+    return [fmt_num(v) for v in values]
+
+
+PROB = "results/{ds}/heatmaps/{split}/{image_id}_prob.npy"
+HEAT = "results/{ds}/heatmaps/{split}/{image_id}_scale{scale}_fwhm{fwhm}.npy"
+OVERLAY = "results/{ds}/overlays/{split}/{image_id}_overlay_scale{scale}_fwhm{fwhm}.png"
+PNG = "results/{ds}/preprocessed/{image_id}.png"
+SCALES, FWHMS, LAMS = fmt_list(WP["scales"]), fmt_list(WP["fwhms"]), fmt_list(WP["lams"])
+
+for _ds in S000["datasets"]:
+    for _shard in s000_shards(_ds):
+
+        rule:
+            name:
+                f"heatmap_{_ds}_{_shard}"
+            input:
+                checkpoint=patch_checkpoint(_ds),
+                pngs=s000_paths(PNG, _ds, _shard),
+            output:
+                table=f"results/{_ds}/heatmaps/shards/{_shard}.csv",
+                probs=s000_paths(PROB, _ds, _shard),
+            params:
+                members=[list(t) for t in s000_items(_ds, _shard)],
+                method=HM["method"],
+                stride=HM["stride"],
+                batch_size=HM["batch_size"],
+                device=config.get("device", "auto"),
+                code=code_digest("mammoflow.heatmap"),
+            log:
+                f"logs/{_ds}/heatmaps/{_shard}.log",
+            threads: HM["threads"]
+            resources:
+                gpu=1,
+                mem_mb=HM["mem_mb"],
+                runtime=HM["runtime"],
+            conda:
+                ENV
+            script:
+                "../scripts/heatmap_shard.py"
+
+        rule:
+            name:
+                f"saliency_{_ds}_{_shard}"
+            input:
+                table=f"results/{_ds}/heatmaps/shards/{_shard}.csv",
+                probs=s000_paths(PROB, _ds, _shard),
+                pngs=s000_paths(PNG, _ds, _shard),
+            output:
+                heat=s000_paths(HEAT, _ds, _shard, scale=SCALES, fwhm=FWHMS),
+                overlays=s000_report(
+                    s000_paths(OVERLAY, _ds, _shard, scale=SCALES, fwhm=FWHMS),
+                    _ds,
+                    "../report/seed000_overlays.rst",
+                    "overlays",
+                ),
+            params:
+                pngs={i: PNG.format(ds=_ds, image_id=i) for i, _ in s000_items(_ds, _shard)},
+                scales=SCALES,
+                fwhms=FWHMS,
+                long_side=WP["grid_long_side"],
+                alpha=HM["overlay_alpha"],
+                heat=s000_template(HEAT, _ds),
+                overlay=s000_template(OVERLAY, _ds),
+                code=code_digest("mammoflow.heatmap"),
+            log:
+                f"logs/{_ds}/saliency/{_shard}.log",
+            threads: 1
+            resources:
+                mem_mb=2000,
+                runtime=60,
+            conda:
+                ENV
+            script:
+                "../scripts/saliency_shard.py"
+
+    rule:
+        name:
+            f"heatmap_eval_{_ds}"
+        input:
+            tables=expand(
+                "results/{ds}/heatmaps/shards/{s}.csv", ds=_ds, s=s000_shards(_ds)
+            ),
+            findings=f"results/{_ds}/tables/findings.csv",
+            checkpoint=patch_checkpoint(_ds),
+        output:
+            report(
+                f"results/{_ds}/heatmaps/evaluation.json",
+                caption="../report/seed000_heatmaps.rst",
+                category="Seed 000",
+                subcategory="heatmaps",
+            ),
+        params:
+            pngs={i: PNG.format(ds=_ds, image_id=i) for s in s000_shards(_ds) for i, _ in s000_items(_ds, s)},
+            dilate=HM["eval_dilate_px"],
+            compare_max=HM["compare_sliding_max"],
+            code=code_digest("mammoflow.heatmap"),
+        log:
+            f"logs/{_ds}/heatmaps/evaluation.log",
+        threads: HM["threads"]
+        resources:
+            mem_mb=HM["mem_mb"],
+            runtime=HM["runtime"],
+        conda:
+            ENV
+        script:
+            "../scripts/heatmap_eval.py"
+
+
+def heatmap_targets():
+    """Per-image heatmap targets and overlays of every seed-000 dataset, plus the heatmap QC."""
+    out = []
+    for ds in S000["datasets"]:
+        for s in s000_shards(ds):
+            out += s000_paths(HEAT, ds, s, scale=SCALES, fwhm=FWHMS)
+            out += s000_paths(OVERLAY, ds, s, scale=SCALES, fwhm=FWHMS)
+        out.append(f"results/{ds}/heatmaps/evaluation.json")
+    return out
+
+
+PIPELINE_TARGETS += heatmap_targets()

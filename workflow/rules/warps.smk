@@ -1,0 +1,58 @@
+# Seed 000 saliency-guided warps: blended pixel/structure grids for every (scale, FWHM, lambda),
+# one job per shard from the cached probability maps.
+
+WARP = "results/{ds}/warps/{split}/{image_id}_warp_scale{scale}_fwhm{fwhm}_lam{lam}.png"
+GRID = "results/{ds}/grids/{split}/{image_id}_grid_scale{scale}_fwhm{fwhm}_lam{lam}.npy"
+
+for _ds in S000["datasets"]:
+    for _shard in s000_shards(_ds):
+
+        rule:
+            name:
+                f"warps_{_ds}_{_shard}"
+            input:
+                table=f"results/{_ds}/heatmaps/shards/{_shard}.csv",
+                probs=s000_paths(PROB, _ds, _shard),
+                pngs=s000_paths(PNG, _ds, _shard),
+            output:
+                table=f"results/{_ds}/warps/shards/{_shard}.csv",
+                warps=s000_report(
+                    s000_paths(WARP, _ds, _shard, scale=SCALES, fwhm=FWHMS, lam=LAMS),
+                    _ds,
+                    "../report/seed000_warps.rst",
+                    "warps",
+                ),
+                grids=s000_paths(GRID, _ds, _shard, scale=SCALES, fwhm=FWHMS, lam=LAMS),
+            params:
+                pngs={i: PNG.format(ds=_ds, image_id=i) for i, _ in s000_items(_ds, _shard)},
+                scales=SCALES,
+                fwhms=FWHMS,
+                lams=LAMS,
+                long_side=WP["grid_long_side"],
+                grid_format=WP["grid_format"],
+                warp=s000_template(WARP, _ds),
+                grid=s000_template(GRID, _ds),
+                code=code_digest("mammoflow.warp"),
+            log:
+                f"logs/{_ds}/warps/{_shard}.log",
+            threads: 1
+            resources:
+                mem_mb=2000,
+                runtime=120,
+            conda:
+                ENV
+            script:
+                "../scripts/warp_shard.py"
+
+
+def warp_targets():
+    """Warps and grids of every seed-000 dataset."""
+    out = []
+    for ds in S000["datasets"]:
+        for s in s000_shards(ds):
+            out += s000_paths(WARP, ds, s, scale=SCALES, fwhm=FWHMS, lam=LAMS)
+            out += s000_paths(GRID, ds, s, scale=SCALES, fwhm=FWHMS, lam=LAMS)
+    return out
+
+
+PIPELINE_TARGETS += warp_targets()

@@ -1,0 +1,8 @@
+"""Warps and grids of one shard for every (scale, FWHM, lambda)."""
+from mammoflow import warp
+from mammoflow.smk import setup_logging
+
+setup_logging(snakemake)
+p = snakemake.params
+warp.run_shard(snakemake.input.table, p.pngs, p.scales, p.fwhms, p.lams, p.long_side, p.warp, p.grid,
+               snakemake.output.table, p.grid_format)
