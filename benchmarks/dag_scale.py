@@ -59,9 +59,10 @@ def main() -> int:
         cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
         cfg["datasets"] = {"vindr": {"format": "vindr", "root": "data/vindr"}}
         cfg["preprocess"] = {"shard_size": 256}
-        for section in ("seed000", "glam"):
-            if isinstance(cfg.get(section), dict) and "datasets" in cfg[section]:
-                cfg[section]["datasets"] = ["vindr"] if section == "seed000" else []
+        # every pipeline that can use a VinDr-style dataset runs on it (GLAM's model needs NYU-format exams)
+        cfg.setdefault("seed000", {})["datasets"] = ["vindr"]
+        cfg.setdefault("glam", {})["datasets"] = []
+        cfg["glam"].setdefault("exam_list", {})["datasets"] = ["vindr"]
         (work / "config").mkdir()
         (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
         t0 = time.perf_counter()

@@ -12,11 +12,19 @@ HM = S000["heatmaps"]
 WP = S000["warps"]
 
 
+_S000_ITEMS = {}
+
+
 def s000_items(ds, shard):
-    """(image_id, split) of a shard's images in the heatmap splits, sorted by id."""
-    df = dataset_images(ds)
-    rows = df[(df["shard"] == shard) & df["split"].isin(HM["splits"])]
-    return sorted(zip(rows["image_id"], rows["split"]))
+    """(image_id, split) of a shard's images in the heatmap splits, sorted by id (computed once per dataset)."""
+    if ds not in _S000_ITEMS:
+        df = dataset_images(ds)
+        rows = df[(df["shard"] != "") & df["split"].isin(HM["splits"])].sort_values("image_id")
+        by_shard = {}
+        for i, sp, sh in zip(rows["image_id"], rows["split"], rows["shard"]):
+            by_shard.setdefault(sh, []).append((i, sp))
+        _S000_ITEMS[ds] = by_shard
+    return _S000_ITEMS[ds].get(shard, [])
 
 
 def s000_shards(ds):
@@ -37,11 +45,15 @@ def patch_checkpoint(ds):
     return f"results/{ds}/models/patch_classifier/{HM['patch_set']}/best.pt"
 
 
+_S000_EXAMPLES = {}
+
+
 def s000_examples(ds, n=2):
     """The first test image ids of a dataset: their overlays and warps go into the report."""
-    ids = sorted(i for i, sp in dataset_images(ds)[["image_id", "split"]].itertuples(index=False)
-                 if sp == "test" and i in {j for s in s000_shards(ds) for j, _ in s000_items(ds, s)})
-    return set(ids[:n])
+    if ds not in _S000_EXAMPLES:
+        ids = sorted(i for s in s000_shards(ds) for i, sp in s000_items(ds, s) if sp == "test")
+        _S000_EXAMPLES[ds] = set(ids[:n])
+    return _S000_EXAMPLES[ds]
 
 
 def s000_report(paths, ds, caption, subcategory):
@@ -79,12 +91,14 @@ for _ds in S000["datasets"]:
                 f"heatmap_{_ds}_{_shard}"
             input:
                 checkpoint=patch_checkpoint(_ds),
-                pngs=s000_paths(PNG, _ds, _shard),
+                # the shard table stands for the per-image PNGs its job writes (keeps the DAG small)
+                preprocessed=f"results/{_ds}/preprocess/shards/{_shard}.csv",
             output:
                 table=f"results/{_ds}/heatmaps/shards/{_shard}.csv",
                 probs=s000_paths(PROB, _ds, _shard),
             params:
                 members=[list(t) for t in s000_items(_ds, _shard)],
+                pngs=s000_paths(PNG, _ds, _shard),
                 method=HM["method"],
                 stride=HM["stride"],
                 batch_size=HM["batch_size"],
@@ -106,9 +120,9 @@ for _ds in S000["datasets"]:
             name:
                 f"saliency_{_ds}_{_shard}"
             input:
+                # shard tables stand for the per-image files their jobs write (keeps the DAG small)
                 table=f"results/{_ds}/heatmaps/shards/{_shard}.csv",
-                probs=s000_paths(PROB, _ds, _shard),
-                pngs=s000_paths(PNG, _ds, _shard),
+                preprocessed=f"results/{_ds}/preprocess/shards/{_shard}.csv",
             output:
                 heat=s000_paths(HEAT, _ds, _shard, scale=SCALES, fwhm=FWHMS),
                 overlays=s000_report(
@@ -171,12 +185,12 @@ for _ds in S000["datasets"]:
 
 
 def heatmap_targets():
-    """Per-image heatmap targets and overlays of every seed-000 dataset, plus the heatmap QC."""
+    """One output of every saliency shard job (each job writes all its images' heatmaps and overlays; listing
+    every per-image file in `all` would cost a DAG lookup per file at VinDr scale), plus the heatmap QC."""
     out = []
     for ds in S000["datasets"]:
         for s in s000_shards(ds):
-            out += s000_paths(HEAT, ds, s, scale=SCALES, fwhm=FWHMS)
-            out += s000_paths(OVERLAY, ds, s, scale=SCALES, fwhm=FWHMS)
+            out.append(s000_paths(HEAT, ds, s, scale=SCALES, fwhm=FWHMS)[0])
         out.append(f"results/{ds}/heatmaps/evaluation.json")
     return out
 

@@ -33,8 +33,8 @@ for _ds in S000["datasets"]:
             input:
                 images=f"results/{_ds}/tables/images.csv",
                 findings=f"results/{_ds}/tables/findings.csv",
-                pngs=expand("results/{ds}/preprocessed/{i}.png", ds=_ds, i=_ids),
-                masks=expand("results/{ds}/breast_masks/{i}.png", ds=_ds, i=_ids),
+                # the shard table stands for the per-image PNGs and masks its job writes
+                preprocessed=f"results/{_ds}/preprocess/shards/{_shard}.csv",
             output:
                 table=f"results/{_ds}/patches/shards/{_shard}.csv",
                 rejected=f"results/{_ds}/patches/shards/{_shard}_rejected.csv",

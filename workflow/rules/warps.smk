@@ -11,9 +11,9 @@ for _ds in S000["datasets"]:
             name:
                 f"warps_{_ds}_{_shard}"
             input:
+                # shard tables stand for the per-image files their jobs write (keeps the DAG small)
                 table=f"results/{_ds}/heatmaps/shards/{_shard}.csv",
-                probs=s000_paths(PROB, _ds, _shard),
-                pngs=s000_paths(PNG, _ds, _shard),
+                preprocessed=f"results/{_ds}/preprocess/shards/{_shard}.csv",
             output:
                 table=f"results/{_ds}/warps/shards/{_shard}.csv",
                 warps=s000_report(
@@ -46,13 +46,8 @@ for _ds in S000["datasets"]:
 
 
 def warp_targets():
-    """Warps and grids of every seed-000 dataset."""
-    out = []
-    for ds in S000["datasets"]:
-        for s in s000_shards(ds):
-            out += s000_paths(WARP, ds, s, scale=SCALES, fwhm=FWHMS, lam=LAMS)
-            out += s000_paths(GRID, ds, s, scale=SCALES, fwhm=FWHMS, lam=LAMS)
-    return out
+    """The table of every warp shard job (each job writes all its images' warps and grids)."""
+    return [f"results/{ds}/warps/shards/{s}.csv" for ds in S000["datasets"] for s in s000_shards(ds)]
 
 
 PIPELINE_TARGETS += warp_targets()
