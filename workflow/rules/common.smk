@@ -21,6 +21,9 @@ wildcard_constraints:
     image_id=r"[A-Za-z0-9_-]+",
     split=r"training|test",
     shard=r"s\d+",
+    scale=r"[0-9][0-9.e+-]*",
+    fwhm=r"[0-9][0-9.e+-]*",
+    lam=r"[0-9][0-9.e+-]*",
 
 
 def image_datasets():

@@ -2,6 +2,8 @@
 # per-(scale, FWHM) saliency targets and overlays derived from the cached maps.
 
 
+import itertools
+
 from mammoflow.naming import fmt_num
 
 
@@ -33,11 +35,14 @@ def s000_shards(ds):
 
 
 def s000_paths(tmpl, ds, shard, **sweep):
-    """tmpl formatted for every image of a shard (and every combination of the sweep lists)."""
-    out = []
-    for i, sp in s000_items(ds, shard):
-        out += expand(tmpl, ds=ds, split=sp, image_id=i, **sweep)
-    return out
+    """tmpl formatted for every image of a shard (and every combination of the sweep lists), in expand's order."""
+    keys = list(sweep)
+    combos = [dict(zip(keys, c)) for c in itertools.product(*(sweep[k] for k in keys))]
+    return [
+        tmpl.format(ds=ds, split=sp, image_id=i, **c)
+        for i, sp in s000_items(ds, shard)
+        for c in combos
+    ]
 
 
 def patch_checkpoint(ds):

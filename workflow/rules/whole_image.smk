@@ -5,12 +5,6 @@ WI = S000["whole_image"]
 WI_DIR = "results/{ds}/models/whole_image"
 
 
-wildcard_constraints:
-    scale=r"[0-9][0-9.e+-]*",
-    fwhm=r"[0-9][0-9.e+-]*",
-    lam=r"[0-9][0-9.e+-]*",
-
-
 def whole_image_common(ds):
     """Inputs every whole-image run reads: labels, heatmap shard tables, the patch classifier."""
     out = {
