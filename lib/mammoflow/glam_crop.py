@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import abc
+
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -162,20 +164,22 @@ def largest_component_fast(eroded: np.ndarray, dist: np.ndarray | None = None) -
 # The crop geometry of the original, shared by both morphology back-ends
 # --------------------------------------------------------------------------------------------------
 
-class _Dilated:
+class _Dilated(abc.ABC):
     """What the crop needs from the dilated mask: bbox, one row, and the extreme column of a row band."""
 
     shape: tuple[int, int]
 
-    def bbox(self) -> tuple[int, int, int, int]:  # y_top, y_bottom (excl), x_left, x_right (excl)
-        raise NotImplementedError
+    @abc.abstractmethod
+    def bbox(self) -> tuple[int, int, int, int]:
+        """y_top, y_bottom (exclusive), x_left, x_right (exclusive) of the dilated mask."""
 
-    def row(self, y: int) -> np.ndarray:  # x positions of the dilated mask in row y
-        raise NotImplementedError
+    @abc.abstractmethod
+    def row(self, y: int) -> np.ndarray:
+        """x positions of the dilated mask in row y."""
 
+    @abc.abstractmethod
     def extreme_column(self, r0: int, r1: int, c0: int, c1: int, last: bool) -> tuple[int, np.ndarray]:
         """(column, rows) of the last (or first) column in rows r0:r1, cols c0:c1 holding mask pixels."""
-        raise NotImplementedError
 
 
 class _DilatedFull(_Dilated):
