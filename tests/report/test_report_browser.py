@@ -9,6 +9,7 @@ test artefact under $PYTEST_ARTIFACTS (default: tests/artifacts/).
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import subprocess
@@ -19,7 +20,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import yaml
+
+from wfutil import TINY_CONFIG, make_workdir  # tests/ is on sys.path via tests/conftest.py
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.workflow]
 
@@ -30,14 +32,7 @@ ARTIFACTS = Path(os.environ.get("PYTEST_ARTIFACTS", REPO / "tests" / "artifacts"
 CONFIG = {
     "seed": 1999,
     "device": "auto",
-    "datasets": {
-        "tiny": {
-            "format": "vindr",
-            "root": "data/tiny",
-            "synthetic": {"seed": 3, "n_studies": 4, "height": 256, "width": 208, "inject_bad": True,
-                          "test_fraction": 0.25},
-        }
-    },
+    "datasets": {"tiny": copy.deepcopy(TINY_CONFIG["datasets"]["tiny"])},
     "preprocess": {"height": 192, "width": 160, "shard_size": 16},
     "seed000": {
         "datasets": ["tiny"],
@@ -94,13 +89,7 @@ def ensure_browser() -> None:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
     """A tiny real run and its rendered report (.html, .zip)."""
-    wd = tmp_path_factory.mktemp("report") / "wf"
-    wd.mkdir()
-    shutil.copy(REPO / "Snakefile", wd / "Snakefile")
-    for d in ("workflow", "profiles"):
-        shutil.copytree(REPO / d, wd / d, ignore=shutil.ignore_patterns("__pycache__"))
-    (wd / "config").mkdir()
-    (wd / "config" / "config.yaml").write_text(yaml.safe_dump(CONFIG, sort_keys=False))
+    wd = make_workdir(tmp_path_factory.mktemp("report") / "wf", CONFIG)
     smk = [sys.executable, "-m", "snakemake", "--cores", "2"]
     for extra in (["--report", "report.html", "--report-after-run"], ["--report", "report.zip"]):
         proc = subprocess.run(smk + TARGETS + extra, cwd=wd, capture_output=True, text=True, timeout=900)

@@ -9,10 +9,10 @@ outputs of both runs are byte-identical.
 
 from __future__ import annotations
 
+import copy
 import filecmp
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+import wfutil  # tests/ is on sys.path via tests/conftest.py
+from wfutil import TINY_CONFIG
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.workflow]
 
@@ -33,14 +36,7 @@ NOT_COMPARED = re.compile(r"(^|/)tensorboard(/|$)")
 CONFIG = {
     "seed": 1999,
     "device": "auto",
-    "datasets": {
-        "tiny": {
-            "format": "vindr",
-            "root": "data/tiny",
-            "synthetic": {"seed": 3, "n_studies": 4, "height": 256, "width": 208, "inject_bad": True,
-                          "test_fraction": 0.25},
-        }
-    },
+    "datasets": {"tiny": copy.deepcopy(TINY_CONFIG["datasets"]["tiny"])},
     "preprocess": {"height": 192, "width": 160, "shard_size": 16},  # 2 shards: both run at once
     "seed000": {
         "datasets": ["tiny"],
@@ -59,13 +55,7 @@ CONFIG = {
 
 def make_workdir(path: Path) -> Path:
     """A copy of the workflow (Snakefile, workflow/, profiles/) with the tiny config."""
-    path.mkdir(parents=True)
-    shutil.copy(REPO / "Snakefile", path / "Snakefile")
-    for d in ("workflow", "profiles"):
-        shutil.copytree(REPO / d, path / d, ignore=shutil.ignore_patterns("__pycache__"))
-    (path / "config").mkdir()
-    (path / "config" / "config.yaml").write_text(yaml.safe_dump(CONFIG, sort_keys=False))
-    return path
+    return wfutil.make_workdir(path, CONFIG)
 
 
 def set_account(workdir: Path, account: str) -> None:
