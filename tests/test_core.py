@@ -64,6 +64,20 @@ def test_paths_outside_the_root_are_refused(tmp_path, rel):
         paths.confined(tmp_path, rel)
 
 
+def test_symlinks_leading_out_of_the_root_are_refused(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "images").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "x.dicom").write_bytes(b"")
+    (root / "images" / "study").symlink_to(outside, target_is_directory=True)
+    (root / "images" / "link.dicom").symlink_to(outside / "x.dicom")
+    for rel in ("images/study/x.dicom", "images/link.dicom"):
+        with pytest.raises(ImageRejected, match="escapes"):
+            paths.confined(root, rel)
+    (root / "images" / "inner.dicom").symlink_to(root / "images")
+    assert paths.confined(root, "images/inner.dicom") == root / "images/inner.dicom"
+
+
 def test_paths_inside_the_root_are_accepted(tmp_path):
     assert paths.confined(tmp_path, "images/a/b.dicom") == tmp_path / "images/a/b.dicom"
     assert paths.is_safe_id("ab12_-") and not paths.is_safe_id("../x") and not paths.is_safe_id("a.b")

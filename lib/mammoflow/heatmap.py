@@ -17,8 +17,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import warp
+from . import probmaps, warp
 from .errors import ImageRejected
+from .patch_classifier import trunk
 
 log = logging.getLogger("mammoflow.heatmap")
 NET_STRIDE = 32  # total stride of a torchvision ResNet trunk
@@ -66,12 +67,6 @@ def to_input(img: np.ndarray, mean: float, std: float) -> torch.Tensor:
     t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
     t = (t - float(mean)) / float(std)
     return t[None, None].expand(1, 3, *t.shape).contiguous()
-
-
-def trunk(model: nn.Module) -> nn.Sequential:
-    """The convolutional trunk of a torchvision ResNet (stem to layer4)."""
-    return nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool,
-                         model.layer1, model.layer2, model.layer3, model.layer4)
 
 
 @torch.no_grad()
@@ -153,12 +148,13 @@ def _positive_index(meta: dict[str, Any]) -> int:
     return classes.index("lesion") if "lesion" in classes else 1
 
 
-def run_shard(images: pd.DataFrame, checkpoint: str, prob_paths: Sequence[str], table_path: str,
+def run_shard(images: pd.DataFrame, checkpoint: str, prob_store: str, table_path: str,
               method: str = "dense", stride: int = NET_STRIDE, batch_size: int = 64,
               device: str = "auto", threads: int = 1) -> pd.DataFrame:
     """Probability maps of one shard: model loaded once, one .npy per image, geometry/status table.
 
-    `images` has image_id, split, png (the preprocessed canvas); prob_paths is aligned with its rows.
+    `images` has image_id, split, png (the preprocessed canvas); the maps go to one HDF5 file (prob_store,
+    mammoflow.probmaps), keyed by image id.
     A failing image gets a row with status 'rejected' and its reason, and a NaN map (so the downstream
     stages apply the identity warp and the classifier skips it); the batch goes on.
     """
@@ -175,11 +171,11 @@ def run_shard(images: pd.DataFrame, checkpoint: str, prob_paths: Sequence[str], 
     mean, std = float(meta["norm"]["mean"]), float(meta["norm"]["std"])
     pos = _positive_index(meta)
     head = DenseHead(model, patch).to(dev).eval() if method == "dense" else None
-    rows = []
-    for (_, r), out in zip(images.iterrows(), prob_paths):
+    rows, maps = [], {}
+    for _, r in images.iterrows():
         t0 = time.perf_counter()
         row: dict[str, Any] = {"image_id": r["image_id"], "split": r["split"], "method": method,
-                               "prob_path": str(out), "status": "ok", "reason": ""}
+                               "prob_path": str(prob_store), "status": "ok", "reason": ""}
         try:
             img = load_canvas(r["png"])
             if float(img.max()) == 0.0:
@@ -203,10 +199,10 @@ def run_shard(images: pd.DataFrame, checkpoint: str, prob_paths: Sequence[str], 
             except ValueError:
                 prob = np.full((1, 1), np.nan, dtype=np.float32)
             row.update(status="rejected", reason=f"{r['png']}: {exc}")
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        np.save(out, prob)
+        maps[str(r["image_id"])] = prob
         row["seconds"] = round(time.perf_counter() - t0, 4)
         rows.append(row)
+    probmaps.write(prob_store, maps)
     table = pd.DataFrame(rows)
     for k in ("stride", "rows", "cols", "height", "width", "patch_size"):
         if k in table:
@@ -268,23 +264,38 @@ def derive_shard(table_path: str, pngs: dict[str, str], scales: Iterable[float],
     """
     table = pd.read_csv(table_path, keep_default_na=False, dtype={"image_id": str, "split": str})
     for _, row in table.iterrows():
-        prob = np.load(row["prob_path"])
-        geo = geometry_from_row(row) if row["status"] == "ok" else None
-        canvas = load_canvas(pngs[row["image_id"]]) if row["status"] == "ok" else None
-        for s in scales:
-            sal = saliency(prob, geo, float(s), long_side) if geo is not None else None
-            for f in fwhms:
-                kw = dict(split=row["split"], image_id=row["image_id"], scale=warp.fmt_num(s), fwhm=warp.fmt_num(f))
-                if sal is None:  # rejected upstream: 1x1 markers keep every target present
-                    dens = np.full((1, 1), np.nan)
-                    over = np.zeros((1, 1, 3), np.uint8)
-                else:
-                    dens = smoothed_saliency(sal, float(f))
-                    over = overlay(canvas, dens, alpha)
-                Path(heat_out.format(**kw)).parent.mkdir(parents=True, exist_ok=True)
-                np.save(heat_out.format(**kw), dens.astype(np.float32))
-                Path(overlay_out.format(**kw)).parent.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(overlay_out.format(**kw), over)
+        _derive_image(row, pngs[row["image_id"]], scales, fwhms, long_side, heat_out, overlay_out, alpha)
+
+
+def derive_one(table_path: str, image_id: str, png: str, scale: float, fwhm: float, long_side: int,
+               heat_out: str, overlay_out: str, alpha: float = 0.35) -> None:
+    """The saliency .npy and overlay of one image and (scale, FWHM), identical to what derive_shard writes."""
+    table = pd.read_csv(table_path, keep_default_na=False, dtype={"image_id": str, "split": str})
+    rows = table[table["image_id"] == str(image_id)]
+    if rows.empty:
+        raise KeyError(f"{table_path}: no heatmap row for image {image_id}")
+    _derive_image(rows.iloc[0], png, [scale], [fwhm], long_side, heat_out, overlay_out, alpha)
+
+
+def _derive_image(row: pd.Series, png: str, scales: Iterable[float], fwhms: Iterable[float], long_side: int,
+                  heat_out: str, overlay_out: str, alpha: float) -> None:
+    prob = probmaps.of_row(row)
+    geo = geometry_from_row(row) if row["status"] == "ok" else None
+    canvas = load_canvas(png) if geo is not None else None
+    for s in scales:
+        sal = saliency(prob, geo, float(s), long_side) if geo is not None else None
+        for f in fwhms:
+            kw = dict(split=row["split"], image_id=row["image_id"], scale=warp.fmt_num(s), fwhm=warp.fmt_num(f))
+            if sal is None:  # rejected upstream: 1x1 markers keep every target present
+                dens = np.full((1, 1), np.nan)
+                over = np.zeros((1, 1, 3), np.uint8)
+            else:
+                dens = smoothed_saliency(sal, float(f))
+                over = overlay(canvas, dens, alpha)
+            Path(heat_out.format(**kw)).parent.mkdir(parents=True, exist_ok=True)
+            np.save(heat_out.format(**kw), dens.astype(np.float32))
+            Path(overlay_out.format(**kw)).parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(overlay_out.format(**kw), over)
 
 
 def evaluate(tables: Sequence[str], findings_csv: str, out_json: str, dilate: float = 32.0,
@@ -320,7 +331,8 @@ def evaluate(tables: Sequence[str], findings_csv: str, out_json: str, dilate: fl
 
 def compare_methods(checkpoint: str, pngs: Sequence[str], stride: int = NET_STRIDE,
                     threads: int = 1) -> dict[str, Any]:
-    """Pearson correlation between dense and sliding maps per image and pooled (timings in the log only)."""
+    """Pearson correlation between dense and sliding maps (probabilities pooled over the images, per image, and
+    log-odds pooled) and the speed-up of the dense pass on these images."""
     torch.set_num_threads(max(1, int(threads)))
     model, meta = load_patch_model(checkpoint)
     patch, pos = int(meta["patch_size"]), _positive_index(meta)
@@ -336,10 +348,18 @@ def compare_methods(checkpoint: str, pngs: Sequence[str], stride: int = NET_STRI
         per.append(correlation(a, b))
         a_all.append(a.ravel()); b_all.append(b.ravel())
     log.info("dense %.3f s, sliding %.3f s over %d images (%.1fx)", t_d, t_s, len(pngs), t_s / max(t_d, 1e-9))
-    pooled = correlation(np.concatenate(a_all), np.concatenate(b_all)) if a_all else None
-    return {"images": len(pngs), "pooled_correlation": pooled, "per_image": per,
-            "min_correlation": min(per) if per else None,
-            "max_abs_difference": max(float(np.abs(x - y).max()) for x, y in zip(a_all, b_all)) if a_all else None}
+    if not a_all:
+        return {"images": 0}
+    a, b = np.concatenate(a_all), np.concatenate(b_all)
+    return {"images": len(pngs), "pooled_correlation": correlation(a, b),
+            "pooled_logodds_correlation": correlation(_logit(a), _logit(b)),
+            "mean_correlation": float(np.mean(per)), "min_correlation": float(min(per)), "per_image": per,
+            "max_abs_difference": float(np.abs(a - b).max())}
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 import torchvision
 from torch.utils.data import Dataset
 
-from . import training
+from . import patches, training
 from .errors import ConfigError, ImageRejected
 from .metrics import binary_metrics, roc_curve
 from .torchutil import device as pick_device
@@ -57,6 +57,8 @@ class ClassifierConfig:
     cache_mb: int = 2048
     eval_batch_size: int = 128
     threshold: float = 0.5
+    context_px: int = 32
+    consistency_weight: float = 1.0
     device: str = "auto"
 
     @classmethod
@@ -96,6 +98,40 @@ def build_model(arch: str = "resnet50", pretrained: str | None = "none") -> nn.M
     model = getattr(torchvision.models, arch)(weights=None)
     model.fc = nn.Linear(model.fc.in_features, len(CLASSES))
     return load_pretrained(model, pretrained, imagenet_loader=lambda: torchvision_imagenet_state(_weights_enum(arch)))
+
+
+def trunk(model: nn.Module) -> nn.Sequential:
+    """The convolutional trunk of a torchvision ResNet (stem to layer4)."""
+    return nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool,
+                         model.layer1, model.layer2, model.layer3, model.layer4)
+
+
+def centre_logits(model: nn.Module, x_ctx: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """Logits of the central patch_size window of context crops, as the dense heatmap pass computes them.
+
+    The trunk runs over the whole crop (the window's real neighbours instead of the zero padding an isolated
+    window gets), the features of the central window are average-pooled and fed to fc.
+    """
+    n, _, h, w = x_ctx.shape
+    if patch_size % 32 or (h - patch_size) % 64 or h != w:
+        raise ConfigError(f"context crops need a square side = patch + 2 x a multiple of 32, got {h}x{w}")
+    f = trunk(model)(x_ctx)
+    k, o = patch_size // 32, (h - patch_size) // 64
+    return model.fc(f[:, :, o:o + k, o:o + k].mean(dim=(2, 3)))
+
+
+def context_consistency_loss(model: nn.Module, x_ctx: torch.Tensor, y: torch.Tensor, patch_size: int,
+                             weight: float) -> torch.Tensor:
+    """Cross-entropy of the isolated window (sliding view) and of the same window in context (dense view),
+    plus weight x the squared difference of their log-odds, so that dense heatmaps reproduce sliding ones."""
+    o = (x_ctx.shape[-1] - patch_size) // 2
+    iso = model(x_ctx[:, :, o:o + patch_size, o:o + patch_size])
+    loss = F.cross_entropy(iso, y)
+    if o == 0:
+        return loss
+    ctx = centre_logits(model, x_ctx, patch_size)
+    d_iso, d_ctx = iso[:, 1] - iso[:, 0], ctx[:, 1] - ctx[:, 0]
+    return loss + F.cross_entropy(ctx, y) + weight * F.mse_loss(d_ctx, d_iso)
 
 
 def trainable(model: nn.Module, what: str) -> list[nn.Parameter]:
@@ -160,6 +196,50 @@ class PatchDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         a = self.cache[i] if self.cache is not None else read_patch(self.paths[i])
         return torch.from_numpy(a.astype(np.float32) / 65535.0)[None], self.labels[i]
+
+
+class ContextPatchDataset(Dataset):
+    """Patches with `margin` px of their canvas around them, (1, P+2m, P+2m) floats in [0,1], with labels.
+
+    The canvas crop centred on the patch centre holds the patch file's pixels in its middle; canvases are
+    kept in memory up to cache_mb, read again per sample beyond that.
+    """
+
+    def __init__(self, canvases: Sequence[str], cys: Sequence[int], cxs: Sequence[int], labels: Sequence[int],
+                 patch_size: int, margin: int, cache_mb: int = 2048):
+        self.canvases = [str(c) for c in canvases]
+        self.centres = list(zip((int(v) for v in cys), (int(v) for v in cxs)))
+        self.labels = torch.tensor(np.array(labels, dtype=np.int64))
+        self.size = int(patch_size) + 2 * int(margin)
+        self.cache: dict[str, np.ndarray] = {}
+        self.budget = int(cache_mb) * 2**20
+
+    def __len__(self) -> int:
+        return len(self.canvases)
+
+    def _canvas(self, path: str) -> np.ndarray:
+        img = self.cache.get(path)
+        if img is None:
+            img = read_patch(path)
+            if self.budget >= img.nbytes:
+                self.cache[path] = img
+                self.budget -= img.nbytes
+        return img
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        cy, cx = self.centres[i]
+        a = patches.crop(self._canvas(self.canvases[i]), cy, cx, self.size)
+        return torch.from_numpy(a.astype(np.float32) / 65535.0)[None], self.labels[i]
+
+
+def patch_centres(patch_tables: Sequence[str | Path], paths: Sequence[str]) -> pd.DataFrame:
+    """Canvas centre (cy, cx) and image id of each patch path, from the patch shard tables."""
+    tab = pd.concat([pd.read_csv(t, dtype={"image_id": str, "path": str}, usecols=["path", "image_id", "cy", "cx"])
+                     for t in patch_tables], ignore_index=True).drop_duplicates("path").set_index("path")
+    missing = [p for p in paths if p not in tab.index]
+    if missing:
+        raise ConfigError(f"{len(missing)} patches have no centre in the patch tables, e.g. {missing[0]}")
+    return tab.loc[list(paths)].reset_index()
 
 
 def patch_norm(paths: Sequence[str], max_patches: int, seed: int) -> dict[str, float]:
@@ -237,8 +317,12 @@ class TrainOutputs:
 
 def train(train_csv: str | Path, test_csv: str | Path, outputs: TrainOutputs, cfg: ClassifierConfig,
           images_csv: str | Path | None = None, seed: int = 0, threads: int | None = None, code: str = "",
-          on_epoch_end=None) -> dict[str, Any]:
-    """Train the patch classifier with the staged schedule, pick the best epoch by val AUC, write test metrics."""
+          on_epoch_end=None, patch_tables: Sequence[str | Path] = (), canvas: str = "") -> dict[str, Any]:
+    """Train the patch classifier with the staged schedule, pick the best epoch by val AUC, write test metrics.
+
+    With cfg.context_px > 0 the training patches are cut from their canvases (`canvas`, a template with
+    {image_id}) with that margin, located through the patch shard tables, for the context-consistency loss.
+    """
     t_start = time.time()
     seed_all(seed, threads)
     dev = pick_device(cfg.device)
@@ -259,7 +343,14 @@ def train(train_csv: str | Path, test_csv: str | Path, outputs: TrainOutputs, cf
     def cache_ok(n: int) -> bool:
         return n * patch_size * patch_size * 2 <= cfg.cache_mb * 2**20
 
-    ds_tr = PatchDataset(trn["path"], trn["label"].astype(int), cache=cache_ok(len(trn)))
+    if cfg.context_px:
+        if cfg.context_px % 32 or not canvas or not patch_tables:
+            raise ConfigError("context_px needs a multiple of 32, the canvas template and the patch tables")
+        cen = patch_centres(patch_tables, trn["path"].tolist())
+        ds_tr = ContextPatchDataset([canvas.format(image_id=i) for i in cen["image_id"]], cen["cy"], cen["cx"],
+                                    trn["label"].astype(int), patch_size, cfg.context_px, cfg.cache_mb)
+    else:
+        ds_tr = PatchDataset(trn["path"], trn["label"].astype(int), cache=cache_ok(len(trn)))
     ds_val = PatchDataset(val["path"], val["label"].astype(int), cache=cache_ok(len(val)))
     model = build_model(cfg.arch, cfg.pretrained)
     meta = {"arch": cfg.arch, "norm": norm, "patch_size": patch_size, "classes": list(CLASSES),
@@ -277,8 +368,11 @@ def train(train_csv: str | Path, test_csv: str | Path, outputs: TrainOutputs, cf
     def prep_eval(x: torch.Tensor) -> torch.Tensor:
         return normalise(x, norm)
 
+    def loss_fn(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return context_consistency_loss(m, x, y, patch_size, cfg.consistency_weight)
+
     result = training.fit(model, ds_tr, trn["label"].astype(int).tolist(), ds_val, fcfg, trainable, prep_train,
-                          prep_eval, outputs.model_dir, meta, fp, dev, outputs.tensorboard, on_epoch_end)
+                          prep_eval, outputs.model_dir, meta, fp, dev, outputs.tensorboard, on_epoch_end, loss_fn)
     best, _ = load_model(Path(outputs.model_dir) / "best.pt", dev)
     ds_te = PatchDataset(te["path"], te["label"].astype(int), cache=False)
     scores, labels, test_loss = training.predict(best, ds_te, prep_eval, dev, cfg.eval_batch_size, cfg.num_workers)

@@ -164,12 +164,16 @@ def fit(model: torch.nn.Module, train_ds: Dataset, train_labels: Sequence[int], 
         prepare_train: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
         prepare_eval: Callable[[torch.Tensor], torch.Tensor], out_dir: str | Path, meta: dict[str, Any],
         fp: str, device: torch.device, tensorboard_dir: str | Path | None = None,
-        on_epoch_end: Callable[[dict[str, Any]], None] | None = None) -> FitResult:
+        on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+        loss_fn: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> FitResult:
     """Train through the stages; checkpoints `last.pt` after each epoch (resumable) and `best.pt` (model + meta).
 
     A `last.pt` whose fingerprint equals `fp` is resumed exactly (weights, optimiser, stage, epoch, RNG states);
-    any other `last.pt` is ignored and training starts afresh.
+    any other `last.pt` is ignored and training starts afresh. `loss_fn(model, x, y)` replaces the default
+    cross-entropy of model(x).
     """
+    if loss_fn is None:
+        loss_fn = lambda m, x, y: F.cross_entropy(m(x), y)  # noqa: E731
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     last_path, best_path = out / "last.pt", out / "best.pt"
@@ -221,7 +225,7 @@ def fit(model: torch.nn.Module, train_ds: Dataset, train_labels: Sequence[int], 
                 for x, y in loader:
                     x, y = prepare_train(x.to(device), gens["augment"]), y.to(device)
                     opt.zero_grad(set_to_none=True)
-                    loss = F.cross_entropy(model(x), y)
+                    loss = loss_fn(model, x, y)
                     loss.backward()
                     opt.step()
                     loss_sum += float(loss.detach()) * len(y)

@@ -206,9 +206,19 @@ def load_grid(path: str, height: int, width: int) -> torch.Tensor:
     return g
 
 
+def shard_saliency(prob: np.ndarray, row, height: int, width: int, scale: float, long_side: int) -> np.ndarray:
+    """Saliency mass on the coarse grid of one heatmap-table row (uniform when its heatmap was rejected)."""
+    from . import heatmap
+
+    if row["status"] == "ok":
+        return heatmap.saliency(prob, heatmap.geometry_from_row(row), float(scale), long_side)
+    gh, gw = grid_shape(height, width, long_side)
+    return np.full((gh, gw), 1.0 / (gh * gw))
+
+
 def run_shard(heat_table: str, pngs: dict[str, str], scales, fwhms, lams, long_side: int, warp_out: str,
-              grid_out: str, table_out: str, grid_format: str = "coarse") -> None:
-    """Warps and grids of one shard for every (scale, FWHM, lambda) from the cached probability maps.
+              grid_out: str | None, table_out: str, grid_format: str = "coarse") -> None:
+    """Warps (and grids, unless grid_out is None) of one shard for every (scale, FWHM, lambda).
 
     warp_out / grid_out are templates with {split}, {image_id}, {scale}, {fwhm}, {lam}. Images whose heatmap
     was rejected get the identity warp and status 'identity' in the shard table (never a crash).
@@ -216,7 +226,7 @@ def run_shard(heat_table: str, pngs: dict[str, str], scales, fwhms, lams, long_s
     import cv2
     import pandas as pd
 
-    from . import heatmap
+    from . import heatmap, probmaps
     from pathlib import Path
 
     table = pd.read_csv(heat_table, keep_default_na=False, dtype={"image_id": str, "split": str})
@@ -224,14 +234,10 @@ def run_shard(heat_table: str, pngs: dict[str, str], scales, fwhms, lams, long_s
     for _, r in table.iterrows():
         canvas = heatmap.load_canvas(pngs[r["image_id"]])
         H, W = canvas.shape
-        prob = np.load(r["prob_path"])
+        prob = probmaps.of_row(r)
         ok = r["status"] == "ok"
-        geo = heatmap.geometry_from_row(r) if ok else None
         for s in scales:
-            sal = heatmap.saliency(prob, geo, float(s), long_side) if ok else None
-            if sal is None:
-                gh, gw = grid_shape(H, W, long_side)
-                sal = np.full((gh, gw), 1.0 / (gh * gw))
+            sal = shard_saliency(prob, r, H, W, s, long_side)
             for f in fwhms:
                 for lam in lams:
                     kw = dict(split=r["split"], image_id=r["image_id"], scale=fmt_num(s), fwhm=fmt_num(f),
@@ -239,11 +245,13 @@ def run_shard(heat_table: str, pngs: dict[str, str], scales, fwhms, lams, long_s
                     coarse = blended_grid(torch.as_tensor(sal), float(f), float(lam))
                     full = upsample_grid(coarse, H, W)
                     out = sample(canvas, full).numpy()
-                    wp, gp = warp_out.format(**kw), grid_out.format(**kw)
+                    wp = warp_out.format(**kw)
                     Path(wp).parent.mkdir(parents=True, exist_ok=True)
-                    Path(gp).parent.mkdir(parents=True, exist_ok=True)
                     cv2.imwrite(wp, np.clip(np.rint(out * 65535.0), 0, 65535).astype(np.uint16))
-                    save_grid(gp, coarse, H, W, grid_format)
+                    gp = grid_out.format(**kw) if grid_out else ""
+                    if gp:
+                        Path(gp).parent.mkdir(parents=True, exist_ok=True)
+                        save_grid(gp, coarse, H, W, grid_format)
                     disp = (coarse - identity_grid(*coarse.shape[:2])).abs()
                     rows.append({"image_id": r["image_id"], "split": r["split"], "scale": fmt_num(s),
                                  "fwhm": fmt_num(f), "lam": fmt_num(lam), "warp_path": wp, "grid_path": gp,
@@ -252,3 +260,23 @@ def run_shard(heat_table: str, pngs: dict[str, str], scales, fwhms, lams, long_s
                                  "max_shift": round(float(disp.max()), 6)})
     Path(table_out).parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(table_out, index=False)
+
+
+def one_grid(heat_table: str, image_id: str, png: str, scale: float, fwhm: float, lam: float, long_side: int,
+             out: str, grid_format: str = "coarse") -> None:
+    """The grid of one image and (scale, FWHM, lambda), identical to the one a warp shard job writes."""
+    import pandas as pd
+
+    from . import heatmap, probmaps
+    from pathlib import Path
+
+    table = pd.read_csv(heat_table, keep_default_na=False, dtype={"image_id": str, "split": str})
+    rows = table[table["image_id"] == str(image_id)]
+    if rows.empty:
+        raise KeyError(f"{heat_table}: no heatmap row for image {image_id}")
+    r = rows.iloc[0]
+    H, W = heatmap.load_canvas(png).shape
+    sal = shard_saliency(probmaps.of_row(r), r, H, W, scale, long_side)
+    coarse = blended_grid(torch.as_tensor(sal), float(fwhm), float(lam))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    save_grid(out, coarse, H, W, grid_format)

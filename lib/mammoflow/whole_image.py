@@ -141,11 +141,12 @@ def read_u16(path: str | Path) -> np.ndarray:
     return img.astype(np.float32) / 65535.0
 
 
-def heat_image(prob_path: str, geo_row: Mapping[str, Any], height: int, width: int) -> np.ndarray:
-    """The raw probability map placed at window centres and resampled to (height, width)."""
+def heat_image(geo_row: Mapping[str, Any], height: int, width: int) -> np.ndarray:
+    """The raw probability map of a heatmap-table row placed at window centres and resampled to (height, width)."""
+    from . import probmaps
     from .heatmap import geometry_from_row
 
-    prob = np.load(prob_path)
+    prob = probmaps.of_row(geo_row)
     if not np.isfinite(prob).all():
         return np.zeros((height, width), np.float32)
     g = geometry_from_row(geo_row)
@@ -159,7 +160,7 @@ def load_inputs(row: Mapping[str, Any], channels: Sequence[str], height: int, wi
     cache: dict[str, np.ndarray] = {}
     for ch in dict.fromkeys(channels):
         if ch == "heat":
-            cache[ch] = heat_image(row["prob_path"], row, height, width)
+            cache[ch] = heat_image(row, height, width)
         else:
             img = read_u16(row["png_path"] if ch == "original" else row["warp_path"])
             cache[ch] = cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA)

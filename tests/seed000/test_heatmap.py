@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mammoflow import heatmap, warp
+from mammoflow import heatmap, probmaps, warp
 from mammoflow.patch_classifier import build_model
 
 
@@ -107,15 +107,17 @@ def test_shard_runs_reject_bad_images_and_feed_the_warps(synth_dataset, tmp_path
     cv2.imwrite(str(black), np.zeros((192, 160), np.uint16))
     items = pd.concat([items, pd.DataFrame({"image_id": ["bad1", "bad2"], "split": ["test", "test"],
                                             "png": [str(marker), str(black)]})], ignore_index=True)
-    probs = [str(tmp_path / "hm" / f"{i}_prob.npy") for i in items["image_id"]]
+    probs = str(tmp_path / "hm" / "s000_prob.h5")
     table = heatmap.run_shard(items, ck, probs, str(tmp_path / "hm" / "s000.csv"), method="dense")
     t = pd.read_csv(tmp_path / "hm" / "s000.csv", keep_default_na=False)
     assert list(t["status"]) == ["ok"] * 6 + ["rejected", "rejected"]
     assert "marker.png" in t["reason"].iloc[6] and "black.png" in t["reason"].iloc[7]
     assert "no breast" in t["reason"].iloc[7]
-    ok = np.load(probs[0])
+    ok = probmaps.read(probs, items["image_id"][0])
     assert ok.shape == ((192 - 64) // 32 + 1, (160 - 64) // 32 + 1) and np.isfinite(ok).all()
-    assert np.isnan(np.load(probs[6])).all()
+    assert np.isnan(probmaps.read(probs, "bad1")).all()
+    with pytest.raises(KeyError, match="s000_prob.h5.*nope"):
+        probmaps.read(probs, "nope")
     assert table["argmax_y"].notna().sum() == 6
 
     pngs = dict(zip(items["image_id"], items["png"]))
@@ -165,3 +167,12 @@ def test_evaluate_counts_argmax_inside_dilated_boxes(tmp_path):
     r = heatmap.evaluate([str(tmp_path / "s.csv")], str(tmp_path / "f.csv"), str(tmp_path / "e.json"), dilate=32)
     assert (r["lesion_images"], r["argmax_in_box"]) == (2, 1) and r["missed"] == ["b"]
     assert json.loads((tmp_path / "e.json").read_text())["argmax_in_box_rate"] == 0.5
+
+
+def test_probability_store_is_byte_reproducible_and_keyed_by_image(tmp_path):
+    maps = {"b": np.arange(6, dtype=np.float32).reshape(2, 3), "a": np.full((1, 1), np.nan, np.float32)}
+    probmaps.write(tmp_path / "x.h5", maps)
+    probmaps.write(tmp_path / "y.h5", dict(reversed(list(maps.items()))))
+    assert (tmp_path / "x.h5").read_bytes() == (tmp_path / "y.h5").read_bytes()
+    assert np.array_equal(probmaps.read(tmp_path / "x.h5", "b"), maps["b"])
+    assert np.isnan(probmaps.of_row({"prob_path": str(tmp_path / "y.h5"), "image_id": "a"})).all()

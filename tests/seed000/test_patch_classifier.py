@@ -29,7 +29,8 @@ def patch_set(tmp_path_factory):
     P.run_shard(ip, fp, pd.read_csv(ip, dtype=str).image_id, dirs, root / "t.csv", root / "r.csv", cfg, seed=1)
     csvs = {(sp, st): root / "patches" / sp / f"{st}.csv" for sp in P.SPLITS for st in P.SETS}
     P.aggregate([root / "t.csv"], [root / "r.csv"], csvs, root / "rej.csv")
-    return {"train": csvs[("training", "s10")], "test": csvs[("test", "s10")], "images": ip, "root": root}
+    return {"train": csvs[("training", "s10")], "test": csvs[("test", "s10")], "images": ip, "root": root,
+            "tables": [root / "t.csv"], "canvas": str(root / "data" / "pre" / "{image_id}.png")}
 
 
 def _outputs(d: Path) -> PC.TrainOutputs:
@@ -87,9 +88,10 @@ def test_training_learns_and_writes_contract(patch_set, tmp_path):
                               stages=({"name": "head", "train": "head", "epochs": 1, "lr": 1e-3},
                                       {"name": "last_block", "train": "last_block", "epochs": 1, "lr": 1e-3},
                                       {"name": "all", "train": "all", "epochs": 3, "lr": 1e-3}))
+    assert cfg.context_px == 32  # the default: context-consistency training (canvases through the patch tables)
     out = tmp_path / "m"
     m = PC.train(patch_set["train"], patch_set["test"], _outputs(out), cfg, images_csv=patch_set["images"], seed=0,
-                 threads=2)
+                 threads=2, patch_tables=patch_set["tables"], canvas=patch_set["canvas"])
     test = pd.read_csv(patch_set["test"])
     assert m["n_test"] == len(test) and set(test.label) == {0, 1}
     print("held-out patch AUC", m["test"]["auc"])
@@ -113,7 +115,7 @@ def test_resume_after_interrupt_is_exact(patch_set, tmp_path):
     small.to_csv(tmp_path / "train.csv", index=False)
     pd.read_csv(patch_set["test"]).groupby("label").head(20).to_csv(tmp_path / "test.csv", index=False)
     cfg = PC.ClassifierConfig(arch="resnet18", pretrained="none", batch_size=16, samples_per_epoch=48,
-                              rotation_deg=10, stages=({"name": "head", "train": "head", "epochs": 1, "lr": 1e-3},
+                              rotation_deg=10, context_px=0, stages=({"name": "head", "train": "head", "epochs": 1, "lr": 1e-3},
                                                        {"name": "last_block", "train": "last_block", "epochs": 2, "lr": 1e-3},
                                                        {"name": "all", "train": "all", "epochs": 2, "lr": 1e-4}))
     args = (tmp_path / "train.csv", tmp_path / "test.csv")
@@ -152,6 +154,34 @@ def test_resume_after_interrupt_is_exact(patch_set, tmp_path):
     seen = []
     PC.train(*args, _outputs(out), cfg2, images_csv=patch_set["images"], seed=4, threads=2, on_epoch_end=seen.append)
     assert [r["epoch"] for r in seen] == [0]
+
+
+def test_context_crops_hold_the_patch_and_the_dense_view_matches_the_heatmap_head(patch_set):
+    from mammoflow import heatmap
+
+    tr = pd.read_csv(patch_set["train"]).head(6)
+    cen = PC.patch_centres(patch_set["tables"], tr["path"].tolist())
+    ds = PC.ContextPatchDataset([patch_set["canvas"].format(image_id=i) for i in cen["image_id"]], cen["cy"],
+                                cen["cx"], tr["label"], 32, 32)
+    for k in range(len(tr)):
+        x, y = ds[k]
+        assert x.shape == (1, 96, 96) and int(y) == int(tr["label"].iloc[k])
+        patch = PC.read_patch(tr["path"].iloc[k]).astype(np.float32) / 65535.0
+        assert np.array_equal(x[0, 32:64, 32:64].numpy(), patch)  # the patch file is the crop's centre
+    torch.manual_seed(0)
+    model = PC.build_model("resnet18", "none").eval()
+    xb = PC.normalise(torch.stack([ds[k][0] for k in range(len(tr))]), {"mean": 0.4, "std": 0.2})
+    with torch.no_grad():
+        ctx = PC.centre_logits(model, xb, 32)
+        dense = heatmap.DenseHead(model, 32).eval()(xb)  # (N, 2, 3, 3) window map at stride 32
+    assert torch.allclose(ctx, dense[:, :, 1, 1], atol=1e-5)  # the centre window as the dense heatmap sees it
+    y = torch.as_tensor(tr["label"].to_numpy())
+    with torch.no_grad():
+        plain = torch.nn.functional.cross_entropy(model(xb[:, :, 32:64, 32:64]), y)
+        assert torch.allclose(PC.context_consistency_loss(model, xb[:, :, 32:64, 32:64], y, 32, 1.0), plain)
+        assert PC.context_consistency_loss(model, xb, y, 32, 1.0) > plain
+    with pytest.raises(ConfigError):
+        PC.centre_logits(model, xb[:, :, :80, :80], 32)
 
 
 def test_config_per_set_overrides():

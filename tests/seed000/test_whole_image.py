@@ -38,7 +38,7 @@ def tiny_set(root, n_train=48, n_test=24, h=128, w=96, seed=3):
 
 def shard_tables(root, df, ck, lams=(1.0,)):
     items = pd.DataFrame({"image_id": df["image_id"], "split": df["split"], "png": df["png_path"]})
-    probs = [str(root / "hm" / f"{i}_prob.npy") for i in items["image_id"]]
+    probs = str(root / "hm" / "s000_prob.h5")
     heatmap.run_shard(items, ck, probs, str(root / "hm" / "s000.csv"))
     pngs = dict(zip(items["image_id"], items["png"]))
     warp.run_shard(str(root / "hm" / "s000.csv"), pngs, [20], [15], list(lams), 32,

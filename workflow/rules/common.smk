@@ -54,12 +54,22 @@ def shards(ds):
     return _SHARDS[ds]
 
 
+_SHARD_ROWS = {}
+
+
+def shard_rows(ds, shard):
+    """Listing rows of one shard, sorted by image id (the listing is grouped once per dataset)."""
+    if ds not in _SHARD_ROWS:
+        df = dataset_images(ds).sort_values("image_id")
+        _SHARD_ROWS[ds] = {s: g for s, g in df[df["shard"] != ""].groupby("shard", sort=True)}
+    return _SHARD_ROWS[ds][shard]
+
+
 def shard_sources(ds, shard):
     """Raw files a preprocess shard reads: those that exist or that a generator rule writes."""
-    df = dataset_images(ds)
-    rows = df[(df["shard"] == shard) & df["expected"]]
+    rows = shard_rows(ds, shard)
     root = DATASETS[ds]["root"]
-    return [os.path.join(root, s) for s in rows["source"]]
+    return [os.path.join(root, s) for s, e in zip(rows["source"], rows["expected"]) if e]
 
 
 def raw_tables(ds):
@@ -73,8 +83,7 @@ def raw_tables(ds):
 
 def shard_items(ds, shard):
     """[image_id, raw path, listing reason] for every member of a preprocess shard."""
-    df = dataset_images(ds)
-    rows = df[df["shard"] == shard].sort_values("image_id")
+    rows = shard_rows(ds, shard)
     root = DATASETS[ds]["root"]
     return [[i, os.path.join(root, s), ""] for i, s in zip(rows["image_id"], rows["source"])]
 

@@ -77,12 +77,20 @@ def s000_template(tmpl, ds):
     return lambda wildcards: t
 
 
+def leaf_batched(ds):
+    """True if the shard jobs of a dataset write its saliency, overlay and grid files (per_image_files)."""
+    pf = S000["per_image_files"]
+    if pf["mode"] == "auto":
+        n = sum(len(s000_items(ds, s)) for s in s000_shards(ds))
+        return n <= pf["batch_max_images"]
+    return pf["mode"] == "batch"
+
+
 def fmt_list(values):
     """Sweep values as they appear in file names (20.0 -> '20', 0.5 -> '0.5')."""
     return [fmt_num(v) for v in values]
 
 
-PROB = "results/{ds}/heatmaps/{split}/{image_id}_prob.npy"
 HEAT = "results/{ds}/heatmaps/{split}/{image_id}_scale{scale}_fwhm{fwhm}.npy"
 OVERLAY = "results/{ds}/overlays/{split}/{image_id}_overlay_scale{scale}_fwhm{fwhm}.png"
 PNG = "results/{ds}/preprocessed/{image_id}.png"
@@ -100,7 +108,8 @@ for _ds in S000["datasets"]:
                 preprocessed=f"results/{_ds}/preprocess/shards/{_shard}.csv",
             output:
                 table=f"results/{_ds}/heatmaps/shards/{_shard}.csv",
-                probs=s000_paths(PROB, _ds, _shard),
+                # the shard's P(lesion) maps, one HDF5 dataset per image (mammoflow.probmaps)
+                probs=f"results/{_ds}/heatmaps/shards/{_shard}_prob.h5",
             params:
                 members=[list(t) for t in s000_items(_ds, _shard)],
                 pngs=s000_paths(PNG, _ds, _shard),
@@ -121,40 +130,75 @@ for _ds in S000["datasets"]:
             script:
                 "../scripts/heatmap_shard.py"
 
+        if leaf_batched(_ds):
+
+            rule:
+                name:
+                    f"saliency_{_ds}_{_shard}"
+                input:
+                    # shard tables stand for the per-image files their jobs write (keeps the DAG small)
+                    table=f"results/{_ds}/heatmaps/shards/{_shard}.csv",
+                    preprocessed=f"results/{_ds}/preprocess/shards/{_shard}.csv",
+                output:
+                    heat=s000_paths(HEAT, _ds, _shard, scale=SCALES, fwhm=FWHMS),
+                    overlays=s000_report(
+                        s000_paths(OVERLAY, _ds, _shard, scale=SCALES, fwhm=FWHMS),
+                        _ds,
+                        "../report/seed000_overlays.rst",
+                        "overlays",
+                    ),
+                params:
+                    pngs={i: PNG.format(ds=_ds, image_id=i) for i, _ in s000_items(_ds, _shard)},
+                    scales=SCALES,
+                    fwhms=FWHMS,
+                    long_side=WP["grid_long_side"],
+                    alpha=HM["overlay_alpha"],
+                    heat=s000_template(HEAT, _ds),
+                    overlay=s000_template(OVERLAY, _ds),
+                    code=code_digest("mammoflow.heatmap"),
+                log:
+                    f"logs/{_ds}/saliency/{_shard}.log",
+                threads: 1
+                resources:
+                    mem_mb=2000,
+                    runtime=60,
+                conda:
+                    ENV
+                script:
+                    "../scripts/saliency_shard.py"
+
+    if not leaf_batched(_ds):
+
         rule:
             name:
-                f"saliency_{_ds}_{_shard}"
+                f"saliency_on_demand_{_ds}"
             input:
-                # shard tables stand for the per-image files their jobs write (keeps the DAG small)
-                table=f"results/{_ds}/heatmaps/shards/{_shard}.csv",
-                preprocessed=f"results/{_ds}/preprocess/shards/{_shard}.csv",
+                # the shard tables stand for the probability store and the canvas of the image
+                table=lambda w, ds=_ds: f"results/{ds}/heatmaps/shards/{shard_map(ds)[w.image_id]}.csv",
+                preprocessed=lambda w, ds=_ds: f"results/{ds}/preprocess/shards/{shard_map(ds)[w.image_id]}.csv",
             output:
-                heat=s000_paths(HEAT, _ds, _shard, scale=SCALES, fwhm=FWHMS),
-                overlays=s000_report(
-                    s000_paths(OVERLAY, _ds, _shard, scale=SCALES, fwhm=FWHMS),
-                    _ds,
-                    "../report/seed000_overlays.rst",
-                    "overlays",
+                heat=HEAT.replace("{ds}", _ds),
+                overlay=report(
+                    OVERLAY.replace("{ds}", _ds),
+                    caption="../report/seed000_overlays.rst",
+                    category="Seed 000",
+                    subcategory="overlays",
                 ),
             params:
-                pngs={i: PNG.format(ds=_ds, image_id=i) for i, _ in s000_items(_ds, _shard)},
-                scales=SCALES,
-                fwhms=FWHMS,
+                png=lambda w, ds=_ds: PNG.format(ds=ds, image_id=w.image_id),
                 long_side=WP["grid_long_side"],
                 alpha=HM["overlay_alpha"],
-                heat=s000_template(HEAT, _ds),
-                overlay=s000_template(OVERLAY, _ds),
                 code=code_digest("mammoflow.heatmap"),
             log:
-                f"logs/{_ds}/saliency/{_shard}.log",
+                f"logs/{_ds}/saliency/" + "{split}/{image_id}_scale{scale}_fwhm{fwhm}.log",
             threads: 1
             resources:
-                mem_mb=2000,
-                runtime=60,
+                mem_mb=1000,
+                runtime=10,
             conda:
                 ENV
             script:
-                "../scripts/saliency_shard.py"
+                "../scripts/saliency_one.py"
 
     rule:
         name:
@@ -191,11 +235,19 @@ for _ds in S000["datasets"]:
 
 def heatmap_targets():
     """One output of every saliency shard job (each job writes all its images' heatmaps and overlays; listing
-    every per-image file in `all` would cost a DAG lookup per file at VinDr scale), plus the heatmap QC."""
+    every per-image file in `all` would cost a DAG lookup per file at VinDr scale), plus the heatmap QC; for
+    on-demand datasets the report examples' heatmaps and overlays."""
     out = []
     for ds in S000["datasets"]:
-        for s in s000_shards(ds):
-            out.append(s000_paths(HEAT, ds, s, scale=SCALES, fwhm=FWHMS)[0])
+        if leaf_batched(ds):
+            for s in s000_shards(ds):
+                out.append(s000_paths(HEAT, ds, s, scale=SCALES, fwhm=FWHMS)[0])
+        else:
+            items = [(i, sp) for s in s000_shards(ds) for i, sp in s000_items(ds, s) if i in s000_examples(ds)]
+            for i, sp in items:
+                for sc, fw in itertools.product(SCALES, FWHMS):
+                    kw = dict(ds=ds, split=sp, image_id=i, scale=sc, fwhm=fw)
+                    out += [HEAT.format(**kw), OVERLAY.format(**kw)]
         out.append(f"results/{ds}/heatmaps/evaluation.json")
     return out
 

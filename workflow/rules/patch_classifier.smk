@@ -20,6 +20,13 @@ rule patch_classifier:
             ps=w.patch_set,
             s=sorted(shards(w.dataset)),
         ),
+        # context-consistency training cuts patches from their canvases, located through the patch tables
+        patch_tables=lambda w: expand(
+            "results/{ds}/patches/shards/{s}.csv", ds=w.dataset, s=sorted(shards(w.dataset))
+        ),
+        canvases=lambda w: expand(
+            "results/{ds}/preprocess/shards/{s}.csv", ds=w.dataset, s=sorted(shards(w.dataset))
+        ),
     output:
         best=f"{PC_DIR}/best.pt",
         metrics=report(
@@ -40,6 +47,7 @@ rule patch_classifier:
     params:
         cfg=PC_CFG,
         seed=config["seed"],
+        canvas=lambda w: f"results/{w.dataset}/preprocessed/" + "{image_id}.png",
         device=config.get("device", "auto"),
         code=code_digest("mammoflow.patch_classifier"),
     log:

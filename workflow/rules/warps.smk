@@ -5,6 +5,7 @@ WARP = "results/{ds}/warps/{split}/{image_id}_warp_scale{scale}_fwhm{fwhm}_lam{l
 GRID = "results/{ds}/grids/{split}/{image_id}_grid_scale{scale}_fwhm{fwhm}_lam{lam}.npy"
 
 for _ds in S000["datasets"]:
+    _batched = leaf_batched(_ds)
     for _shard in s000_shards(_ds):
 
         rule:
@@ -22,7 +23,7 @@ for _ds in S000["datasets"]:
                     "../report/seed000_warps.rst",
                     "warps",
                 ),
-                grids=s000_paths(GRID, _ds, _shard, scale=SCALES, fwhm=FWHMS, lam=LAMS),
+                grids=s000_paths(GRID, _ds, _shard, scale=SCALES, fwhm=FWHMS, lam=LAMS) if _batched else [],
             params:
                 pngs={i: PNG.format(ds=_ds, image_id=i) for i, _ in s000_items(_ds, _shard)},
                 scales=SCALES,
@@ -31,7 +32,7 @@ for _ds in S000["datasets"]:
                 long_side=WP["grid_long_side"],
                 grid_format=WP["grid_format"],
                 warp=s000_template(WARP, _ds),
-                grid=s000_template(GRID, _ds),
+                grid=s000_template(GRID, _ds) if _batched else "",
                 code=code_digest("mammoflow.warp"),
             log:
                 f"logs/{_ds}/warps/{_shard}.log",
@@ -43,6 +44,34 @@ for _ds in S000["datasets"]:
                 ENV
             script:
                 "../scripts/warp_shard.py"
+
+
+    if not _batched:
+
+        rule:
+            name:
+                f"grid_on_demand_{_ds}"
+            input:
+                # the shard tables stand for the probability store and the canvas of the image
+                table=lambda w, ds=_ds: f"results/{ds}/heatmaps/shards/{shard_map(ds)[w.image_id]}.csv",
+                preprocessed=lambda w, ds=_ds: f"results/{ds}/preprocess/shards/{shard_map(ds)[w.image_id]}.csv",
+            output:
+                GRID.replace("{ds}", _ds),
+            params:
+                png=lambda w, ds=_ds: PNG.format(ds=ds, image_id=w.image_id),
+                long_side=WP["grid_long_side"],
+                grid_format=WP["grid_format"],
+                code=code_digest("mammoflow.warp"),
+            log:
+                f"logs/{_ds}/grids/" + "{split}/{image_id}_scale{scale}_fwhm{fwhm}_lam{lam}.log",
+            threads: 1
+            resources:
+                mem_mb=1000,
+                runtime=10,
+            conda:
+                ENV
+            script:
+                "../scripts/grid_one.py"
 
 
 def warp_targets():

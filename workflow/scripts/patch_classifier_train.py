@@ -7,4 +7,5 @@ i, o, p = snakemake.input, snakemake.output, snakemake.params
 cfg = pc.ClassifierConfig.for_set(p.cfg, snakemake.wildcards.patch_set, device=p.device)
 outs = pc.TrainOutputs(model_dir=str(o.best.rsplit("/", 1)[0]), metrics=o.metrics, predictions=o.predictions,
                        history=o.history, roc=o.roc, tensorboard=o.tensorboard, extra={"set": snakemake.wildcards.patch_set})
-pc.train(i.train, i.test, outs, cfg, images_csv=i.images, seed=p.seed, threads=snakemake.threads, code=p.code)
+pc.train(i.train, i.test, outs, cfg, images_csv=i.images, seed=p.seed, threads=snakemake.threads, code=p.code,
+         patch_tables=list(i.patch_tables), canvas=p.canvas)
