@@ -94,7 +94,7 @@ def main() -> int:
             if proc.returncode != 0:
                 print(proc.stdout[-2000:], proc.stderr[-4000:])
                 return 1
-        stats = subprocess.run([snake, "-n", "--cores", "1", "--quiet", "progress"], cwd=work, capture_output=True,
+        stats = subprocess.run([snake, "-n", "--cores", "1", "--quiet", "rules"], cwd=work, capture_output=True,
                                text=True).stdout
         total = [ln for ln in stats.splitlines() if ln.strip().startswith("total")]
     report = {"images": a.images, "dataset_build_s": round(t_build, 1), **timings,
