@@ -175,7 +175,7 @@ def test_context_crops_hold_the_patch_and_the_dense_view_matches_the_heatmap_hea
         ctx = PC.centre_logits(model, xb, 32)
         dense = heatmap.DenseHead(model, 32).eval()(xb)  # (N, 2, 3, 3) window map at stride 32
     assert torch.allclose(ctx, dense[:, :, 1, 1], atol=1e-5)  # the centre window as the dense heatmap sees it
-    y = torch.as_tensor(tr["label"].to_numpy())
+    y = torch.tensor(tr["label"].to_numpy(copy=True))
     with torch.no_grad():
         plain = torch.nn.functional.cross_entropy(model(xb[:, :, 32:64, 32:64]), y)
         assert torch.allclose(PC.context_consistency_loss(model, xb[:, :, 32:64, 32:64], y, 32, 1.0), plain)
