@@ -270,11 +270,16 @@ def derive_shard(table_path: str, pngs: dict[str, str], scales: Iterable[float],
 def derive_one(table_path: str, image_id: str, png: str, scale: float, fwhm: float, long_side: int,
                heat_out: str, overlay_out: str, alpha: float = 0.35) -> None:
     """The saliency .npy and overlay of one image and (scale, FWHM), identical to what derive_shard writes."""
+    _derive_image(table_row(table_path, image_id), png, [scale], [fwhm], long_side, heat_out, overlay_out, alpha)
+
+
+def table_row(table_path: str, image_id: str) -> pd.Series:
+    """The row of one image in a heatmap shard table; KeyError naming the table if it is absent."""
     table = pd.read_csv(table_path, keep_default_na=False, dtype={"image_id": str, "split": str})
     rows = table[table["image_id"] == str(image_id)]
     if rows.empty:
         raise KeyError(f"{table_path}: no heatmap row for image {image_id}")
-    _derive_image(rows.iloc[0], png, [scale], [fwhm], long_side, heat_out, overlay_out, alpha)
+    return rows.iloc[0]
 
 
 def _derive_image(row: pd.Series, png: str, scales: Iterable[float], fwhms: Iterable[float], long_side: int,

@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+from typing import Any
+
 import numpy as np
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write obj as sorted, indented JSON with non-finite floats (an undefined AUC) as null."""
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(clean(obj), indent=2, sort_keys=True) + "\n")
 
 
 def roc_auc(y_true, y_score) -> float:

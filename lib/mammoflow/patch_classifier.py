@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -21,9 +20,10 @@ from torch.utils.data import Dataset
 
 from . import patches, training
 from .errors import ConfigError, ImageRejected
-from .metrics import binary_metrics, roc_curve
+from .metrics import binary_metrics, roc_curve, write_json
 from .torchutil import device as pick_device
 from .torchutil import load_checkpoint, load_pretrained, seed_all, torchvision_imagenet_state
+from .settings import known_fields
 
 log = logging.getLogger("mammoflow.patch_classifier")
 
@@ -64,9 +64,7 @@ class ClassifierConfig:
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None) -> "ClassifierConfig":
         """Build from a config mapping (unknown keys ignored; stages become a tuple of dicts)."""
-        cfg = dict(cfg or {})
-        names = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in cfg.items() if k in names}
+        kw = known_fields(cls, cfg)
         if "stages" in kw:
             kw["stages"] = tuple(dict(s) for s in kw["stages"])
         out = cls(**kw)
@@ -384,7 +382,7 @@ def train(train_csv: str | Path, test_csv: str | Path, outputs: TrainOutputs, cf
                "n_train_studies": len(set(np.asarray(groups)[~is_val])), "n_val_studies": len(set(np.asarray(groups)[is_val])),
                "arch": cfg.arch, "pretrained": str(cfg.pretrained), "patch_size": patch_size, "norm": norm,
                "stages": [s.__dict__ for s in stages], "seed": seed}
-    _write_json(outputs.metrics, metrics)
+    write_json(outputs.metrics, metrics)
     pd.DataFrame({"path": te["path"], "image_id": te["image_id"], "label": labels, "score": np.round(scores, 6)}) \
         .to_csv(outputs.predictions, index=False)
     pd.DataFrame(training.history_rows(result)).to_csv(outputs.history, index=False)
@@ -402,20 +400,6 @@ def _cfg_dict(cfg: ClassifierConfig) -> dict[str, Any]:
     d.pop("num_workers", None)
     d.pop("eval_batch_size", None)
     return d
-
-
-def _write_json(path: str | Path, obj: Any) -> None:
-    def clean(v):
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return v
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(clean(obj), indent=2, sort_keys=True) + "\n")
 
 
 def plot_roc(labels: np.ndarray, scores: np.ndarray, path: str | Path, title: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -13,6 +13,7 @@ import pandas as pd
 
 from .determinism import rng_for
 from .errors import ImageRejected
+from .settings import known_fields
 
 log = logging.getLogger("mammoflow.patches")
 
@@ -41,9 +42,7 @@ class PatchConfig:
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None) -> "PatchConfig":
         """Build from the `seed000.patches` config section (unknown keys ignored)."""
-        cfg = dict(cfg or {})
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in cfg.items() if k in names})
+        return cls(**known_fields(cls, cfg))
 
 
 # ----------------------------------------------------------------------------- geometry

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from functools import lru_cache
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .phantom import Lesion, Rendered, render_view
+from .settings import known_fields
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,7 @@ class SyntheticSpec:
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> "SyntheticSpec":
         """Build from a config block, ignoring unknown keys."""
-        names = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in cfg.items() if k in names}
+        kw = known_fields(cls, cfg)
         if "transfer_syntaxes" in kw:
             kw["transfer_syntaxes"] = tuple(kw["transfer_syntaxes"])
         return cls(**kw)

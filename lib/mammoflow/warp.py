@@ -265,16 +265,10 @@ def run_shard(heat_table: str, pngs: dict[str, str], scales, fwhms, lams, long_s
 def one_grid(heat_table: str, image_id: str, png: str, scale: float, fwhm: float, lam: float, long_side: int,
              out: str, grid_format: str = "coarse") -> None:
     """The grid of one image and (scale, FWHM, lambda), identical to the one a warp shard job writes."""
-    import pandas as pd
-
     from . import heatmap, probmaps
     from pathlib import Path
 
-    table = pd.read_csv(heat_table, keep_default_na=False, dtype={"image_id": str, "split": str})
-    rows = table[table["image_id"] == str(image_id)]
-    if rows.empty:
-        raise KeyError(f"{heat_table}: no heatmap row for image {image_id}")
-    r = rows.iloc[0]
+    r = heatmap.table_row(heat_table, image_id)
     H, W = heatmap.load_canvas(png).shape
     sal = shard_saliency(probmaps.of_row(r), r, H, W, scale, long_side)
     coarse = blended_grid(torch.as_tensor(sal), float(fwhm), float(lam))

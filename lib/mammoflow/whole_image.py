@@ -20,10 +20,11 @@ from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from . import training, warp
 from .errors import ConfigError, ImageRejected
-from .metrics import binary_metrics
+from .metrics import binary_metrics, write_json
 from .patch_classifier import build_model, load_model, plot_roc
 from .torchutil import device as pick_device
 from .torchutil import seed_all
+from .settings import known_fields
 
 log = logging.getLogger("mammoflow.whole_image")
 SOURCES = ("original", "warped", "heat")
@@ -60,9 +61,7 @@ class WholeImageConfig:
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None) -> "WholeImageConfig":
         """Build from a config mapping (unknown keys ignored)."""
-        cfg = dict(cfg or {})
-        names = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in cfg.items() if k in names}
+        kw = known_fields(cls, cfg)
         for k in ("channels", "baseline_channels"):
             if k in kw:
                 kw[k] = tuple(kw[k])
@@ -290,7 +289,7 @@ def train(images_csv: str, heat_tables: Sequence[str], warp_tables: Sequence[str
                "n_test": len(te), "channels": list(channels), "arch": arch, "init": cfg.init,
                "input_size": [cfg.height, cfg.width], "label_column": cfg.label_column, "seed": seed}
     out = Path(out_dir)
-    _write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", metrics)
     pd.DataFrame({"image_id": te["image_id"].tolist(), "label": labels, "score": np.round(scores, 6)}) \
         .to_csv(out / "predictions.csv", index=False)
     pd.DataFrame(training.history_rows(result)).to_csv(out / "history.csv", index=False)
@@ -321,20 +320,6 @@ def _cfg_dict(cfg: WholeImageConfig) -> dict[str, Any]:
     d["stages"] = [dict(s) for s in cfg.stages]
     d["label_map"] = dict(cfg.label_map)
     return d
-
-
-def _write_json(path: str | Path, obj: Any) -> None:
-    def clean(v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return v
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(clean(obj), indent=2, sort_keys=True) + "\n")
 
 
 def summarize(metrics_paths: Sequence[str], out_csv: str) -> pd.DataFrame:

@@ -95,11 +95,16 @@ def listing_rejections(ds):
     return bad[["image_id", "source", "listing_reason"]].to_dict("records")
 
 
+_SHARD_MAPS = {}
+
+
 def shard_map(ds):
-    """image_id -> shard name."""
-    df = dataset_images(ds)
-    ok = df[df["shard"] != ""]
-    return dict(zip(ok["image_id"], ok["shard"]))
+    """image_id -> shard name (built once per dataset: on-demand input functions call it per job)."""
+    if ds not in _SHARD_MAPS:
+        df = dataset_images(ds)
+        ok = df[df["shard"] != ""]
+        _SHARD_MAPS[ds] = dict(zip(ok["image_id"], ok["shard"]))
+    return _SHARD_MAPS[ds]
 
 
 def synthetic_vindr_datasets():

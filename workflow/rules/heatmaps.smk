@@ -77,6 +77,20 @@ def s000_template(tmpl, ds):
     return lambda wildcards: t
 
 
+def image_shard_tables(ds):
+    """Input function of an on-demand rule: the heatmap and preprocess shard tables of the requested image
+    (they stand for its probability map and its canvas)."""
+
+    def inputs(wildcards):
+        shard = shard_map(ds)[wildcards.image_id]
+        return {
+            "table": f"results/{ds}/heatmaps/shards/{shard}.csv",
+            "preprocessed": f"results/{ds}/preprocess/shards/{shard}.csv",
+        }
+
+    return inputs
+
+
 def leaf_batched(ds):
     """True if the shard jobs of a dataset write its saliency, overlay and grid files (per_image_files)."""
     pf = S000["per_image_files"]
@@ -173,9 +187,7 @@ for _ds in S000["datasets"]:
             name:
                 f"saliency_on_demand_{_ds}"
             input:
-                # the shard tables stand for the probability store and the canvas of the image
-                table=lambda w, ds=_ds: f"results/{ds}/heatmaps/shards/{shard_map(ds)[w.image_id]}.csv",
-                preprocessed=lambda w, ds=_ds: f"results/{ds}/preprocess/shards/{shard_map(ds)[w.image_id]}.csv",
+                unpack(image_shard_tables(_ds)),
             output:
                 heat=HEAT.replace("{ds}", _ds),
                 overlay=report(

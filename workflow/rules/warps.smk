@@ -52,9 +52,7 @@ for _ds in S000["datasets"]:
             name:
                 f"grid_on_demand_{_ds}"
             input:
-                # the shard tables stand for the probability store and the canvas of the image
-                table=lambda w, ds=_ds: f"results/{ds}/heatmaps/shards/{shard_map(ds)[w.image_id]}.csv",
-                preprocessed=lambda w, ds=_ds: f"results/{ds}/preprocess/shards/{shard_map(ds)[w.image_id]}.csv",
+                unpack(image_shard_tables(_ds)),
             output:
                 GRID.replace("{ds}", _ds),
             params:
