@@ -10,7 +10,7 @@ CORES ?= 2
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-cache-dir -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)
