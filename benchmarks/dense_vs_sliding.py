@@ -1,9 +1,10 @@
 """Dense (one fully-convolutional pass) vs sliding-window heatmaps: speed and agreement, measured in one run.
 
-Default: a synthetic 1152 x 896 mammogram canvas, ResNet-50 with random weights (or --checkpoint, a trained
-patch classifier), 224 px windows at stride 32 (30 x 22 = 660 windows), CPU. Writes benchmarks/out/*.json.
+Default: a synthetic 1152 x 896 mammogram canvas, the default tiled ResNet-50 (`--plain`: the plain ResNet)
+with random weights (or --checkpoint, a trained patch classifier), 224 px windows at stride 32 (30 x 22 = 660
+windows), CPU. Writes benchmarks/out/*.json.
 
-    .venv/bin/python benchmarks/dense_vs_sliding.py [--threads 2] [--max-windows N] [--checkpoint best.pt]
+    .venv/bin/python benchmarks/dense_vs_sliding.py [--threads 2] [--max-windows N] [--plain] [--checkpoint best.pt]
 
 --max-windows N times the sliding method on the first N windows only and extrapolates linearly (stated in
 the JSON); the correlation is then computed on those windows.
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from mammoflow import heatmap
-from mammoflow.patch_classifier import build_model
+from mammoflow.patch_classifier import TiledResNet, build_model
 
 
 def synthetic_canvas(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -61,6 +62,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--width", type=int, default=896)
     ap.add_argument("--arch", default="resnet50")
     ap.add_argument("--patch", type=int, default=224)
+    ap.add_argument("--plain", action="store_true", help="plain ResNet (patch_classifier.tiled: false)")
     ap.add_argument("--checkpoint", default=None, help="a trained patch classifier instead of random weights")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
@@ -74,7 +76,7 @@ def main(argv=None) -> dict:
         model, meta = heatmap.load_patch_model(a.checkpoint)
         arch, patch, norm = meta["arch"], int(meta["patch_size"]), meta["norm"]
     else:
-        model, arch, patch, norm = build_model(a.arch, "none").eval(), a.arch, a.patch, {"mean": 0.3, "std": 0.2}
+        model, arch, patch, norm = build_model(a.arch, "none", not a.plain).eval(), a.arch, a.patch, {"mean": 0.3, "std": 0.2}
     x = heatmap.to_input(synthetic_canvas(a.height, a.width), norm["mean"], norm["std"])
     head = heatmap.DenseHead(model, patch).eval()
     with torch.no_grad():
@@ -94,7 +96,7 @@ def main(argv=None) -> dict:
     t_slide_full = t_slide * n_all / n
     sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     res = {
-        "image": [a.height, a.width], "arch": arch, "weights": a.checkpoint or "random (torch seed 0)",
+        "image": [a.height, a.width], "arch": arch, "tiled": isinstance(model, TiledResNet), "weights": a.checkpoint or "random (torch seed 0)",
         "patch_size": patch, "stride": heatmap.NET_STRIDE, "windows": n_all, "windows_timed_sliding": n,
         "sliding_extrapolated": n < n_all, "threads": a.threads, "device": "cpu",
         "dense_seconds": round(t_dense, 4), "dense_seconds_all": [round(t, 4) for t in times],

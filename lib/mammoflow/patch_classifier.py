@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 from torch.utils.data import Dataset
+from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from . import patches, training
 from .errors import ConfigError, ImageRejected
@@ -57,7 +58,8 @@ class ClassifierConfig:
     cache_mb: int = 2048
     eval_batch_size: int = 128
     threshold: float = 0.5
-    context_px: int = 32
+    tiled: bool = True
+    context_px: int = 0
     consistency_weight: float = 1.0
     device: str = "auto"
 
@@ -70,6 +72,9 @@ class ClassifierConfig:
         out = cls(**kw)
         if out.arch not in ARCHS:
             raise ConfigError(f"patch_classifier.arch {out.arch!r} is not one of {ARCHS}")
+        if out.tiled and out.context_px:
+            raise ConfigError("patch_classifier.context_px only applies to tiled: false (a tiled model's dense "
+                              "heatmap already equals the sliding one); set context_px: 0 or tiled: false")
         return out
 
     @classmethod
@@ -89,19 +94,66 @@ def _weights_enum(arch: str):
     return getattr(torchvision.models, names[arch]).IMAGENET1K_V1
 
 
-def build_model(arch: str = "resnet50", pretrained: str | None = "none") -> nn.Module:
-    """torchvision ResNet with fc = Linear(in, 2); pretrained = none | imagenet (local hub cache) | /path/to/weights."""
+TILE = 32  # tile side of a tiled model = total stride of a ResNet trunk
+LAYOUTS = {"resnet18": (BasicBlock, [2, 2, 2, 2]), "resnet34": (BasicBlock, [3, 4, 6, 3]),
+           "resnet50": (Bottleneck, [3, 4, 6, 3]), "resnet101": (Bottleneck, [3, 4, 23, 3]),
+           "resnet152": (Bottleneck, [3, 8, 36, 3])}
+
+
+class TileTrunk(nn.Module):
+    """A ResNet trunk run on each tile x tile block of the input on its own: (N, C, H/t, W/t) local features."""
+
+    def __init__(self, body: nn.Module, tile: int = TILE):
+        super().__init__()
+        self.body = body
+        self.tile = int(tile)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of every tile (input zero-padded at the bottom/right to a whole number of tiles)."""
+        t = self.tile
+        n, c, h, w = x.shape
+        if h % t or w % t:
+            x = F.pad(x, (0, -w % t, 0, -h % t))
+            h, w = x.shape[-2:]
+        gh, gw = h // t, w // t
+        tiles = x.reshape(n, c, gh, t, gw, t).permute(0, 2, 4, 1, 3, 5).reshape(n * gh * gw, c, t, t)
+        f = self.body(tiles)
+        if f.shape[-2:] != (1, 1):
+            raise RuntimeError(f"a {t} px tile gave a {tuple(f.shape[-2:])} feature map (expected 1 x 1)")
+        return f.reshape(n, gh, gw, -1).permute(0, 3, 1, 2)
+
+
+class TiledResNet(torchvision.models.ResNet):
+    """ResNet patch classifier that sees one 32 x 32 tile at a time (a bag of local features).
+
+    A window's logits are fc(mean of its tiles' features); the dense heatmap pass over a whole canvas computes
+    every tile once and gives exactly the logits of every stride-32 sliding window.
+    """
+
+    tile = TILE
+
+    def _forward_impl(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.avgpool(trunk(self)(x)), 1))
+
+
+def build_model(arch: str = "resnet50", pretrained: str | None = "none", tiled: bool = False) -> nn.Module:
+    """torchvision ResNet (tiled: TiledResNet, same weights) with fc = Linear(in, 2); pretrained = none | imagenet
+    (local hub cache) | /path/to/weights."""
     if arch not in ARCHS:
         raise ConfigError(f"unknown patch classifier arch {arch!r}; choose one of {ARCHS}")
-    model = getattr(torchvision.models, arch)(weights=None)
+    if tiled:
+        model = TiledResNet(*LAYOUTS[arch])
+    else:
+        model = getattr(torchvision.models, arch)(weights=None)
     model.fc = nn.Linear(model.fc.in_features, len(CLASSES))
     return load_pretrained(model, pretrained, imagenet_loader=lambda: torchvision_imagenet_state(_weights_enum(arch)))
 
 
-def trunk(model: nn.Module) -> nn.Sequential:
-    """The convolutional trunk of a torchvision ResNet (stem to layer4)."""
-    return nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool,
+def trunk(model: nn.Module) -> nn.Module:
+    """The convolutional trunk of a torchvision ResNet (stem to layer4); tile by tile for a TiledResNet."""
+    body = nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool,
                          model.layer1, model.layer2, model.layer3, model.layer4)
+    return TileTrunk(body, model.tile) if isinstance(model, TiledResNet) else body
 
 
 def centre_logits(model: nn.Module, x_ctx: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -154,7 +206,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     missing = [k for k in ("model", "arch", "norm", "patch_size") if k not in ck]
     if missing:
         raise ConfigError(f"{path}: not a patch classifier checkpoint (missing {missing})")
-    model = build_model(ck["arch"], "none")
+    model = build_model(ck["arch"], "none", bool(ck.get("tiled", False)))
     model.load_state_dict(ck["model"])
     model.to(device).eval()
     meta = {k: v for k, v in ck.items() if k not in ("model", "optimizer", "rng", "history")}
@@ -350,8 +402,10 @@ def train(train_csv: str | Path, test_csv: str | Path, outputs: TrainOutputs, cf
     else:
         ds_tr = PatchDataset(trn["path"], trn["label"].astype(int), cache=cache_ok(len(trn)))
     ds_val = PatchDataset(val["path"], val["label"].astype(int), cache=cache_ok(len(val)))
-    model = build_model(cfg.arch, cfg.pretrained)
-    meta = {"arch": cfg.arch, "norm": norm, "patch_size": patch_size, "classes": list(CLASSES),
+    if cfg.tiled and patch_size % TILE:
+        raise ConfigError(f"a tiled patch classifier needs a patch size divisible by {TILE}, got {patch_size}")
+    model = build_model(cfg.arch, cfg.pretrained, cfg.tiled)
+    meta = {"arch": cfg.arch, "tiled": cfg.tiled, "norm": norm, "patch_size": patch_size, "classes": list(CLASSES),
             "pretrained": str(cfg.pretrained)}
     stages = training.stages_from_config(cfg.stages)
     fcfg = training.FitConfig(stages=stages, batch_size=cfg.batch_size, weight_decay=cfg.weight_decay,
@@ -380,7 +434,7 @@ def train(train_csv: str | Path, test_csv: str | Path, outputs: TrainOutputs, cf
                "best_val_loss": result.best_val_loss, "selection": "max val AUC (ties: min val loss)",
                "n_train": len(trn), "n_val": len(val), "n_test": len(te),
                "n_train_studies": len(set(np.asarray(groups)[~is_val])), "n_val_studies": len(set(np.asarray(groups)[is_val])),
-               "arch": cfg.arch, "pretrained": str(cfg.pretrained), "patch_size": patch_size, "norm": norm,
+               "arch": cfg.arch, "tiled": cfg.tiled, "pretrained": str(cfg.pretrained), "patch_size": patch_size, "norm": norm,
                "stages": [s.__dict__ for s in stages], "seed": seed}
     write_json(outputs.metrics, metrics)
     pd.DataFrame({"path": te["path"], "image_id": te["image_id"], "label": labels, "score": np.round(scores, 6)}) \

@@ -15,11 +15,11 @@ from mammoflow import heatmap, probmaps, warp
 from mammoflow.patch_classifier import build_model
 
 
-def fake_checkpoint(path, arch="resnet18", patch_size=64, seed=0):
+def fake_checkpoint(path, arch="resnet18", patch_size=64, seed=0, tiled=False):
     """A patch-classifier checkpoint with random weights (same format as the trained one)."""
     torch.manual_seed(seed)
-    m = build_model(arch, "none")
-    torch.save({"model": m.state_dict(), "arch": arch, "norm": {"mean": 0.3, "std": 0.2}, "patch_size": patch_size,
+    m = build_model(arch, "none", tiled)
+    torch.save({"model": m.state_dict(), "arch": arch, "tiled": tiled, "norm": {"mean": 0.3, "std": 0.2}, "patch_size": patch_size,
                 "classes": ["background", "lesion"]}, path)
     return str(path)
 
@@ -72,6 +72,23 @@ def test_sliding_and_dense_shapes_match_on_odd_sizes():
     with torch.no_grad():
         p = torch.softmax(m(x[:, :, 32:96, 64:128]), 1)[0, 1]
     assert abs(float(p) - a[1, 2]) < 1e-5
+
+
+@pytest.mark.parametrize("shape", [(203, 171), (320, 256)])
+def test_tiled_model_dense_map_equals_sliding_windows(shape):
+    # a tiled classifier's windows see only their own tiles, so one dense pass gives the sliding values exactly
+    torch.manual_seed(1)
+    m = build_model("resnet18", "none", tiled=True).eval()
+    for mod in m.modules():  # non-trivial BatchNorm statistics, so the maps are not flat
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.2, 0.2)
+            mod.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(1, 3, *shape)
+    a, ga = heatmap.sliding_prob(m, x, 64, 32, batch_size=16)
+    b, gb = heatmap.dense_prob(m, x, 64)
+    assert ga == gb and a.std() > 1e-3
+    assert np.abs(a - b).max() < 1e-5
+    assert heatmap.correlation(a, b) > 0.9999
 
 
 def test_correlation_helper():

@@ -88,7 +88,7 @@ def test_training_learns_and_writes_contract(patch_set, tmp_path):
                               stages=({"name": "head", "train": "head", "epochs": 1, "lr": 1e-3},
                                       {"name": "last_block", "train": "last_block", "epochs": 1, "lr": 1e-3},
                                       {"name": "all", "train": "all", "epochs": 3, "lr": 1e-3}))
-    assert cfg.context_px == 32  # the default: context-consistency training (canvases through the patch tables)
+    assert cfg.tiled and cfg.context_px == 0  # the default: tiled model (dense heatmap = sliding), no context crops
     out = tmp_path / "m"
     m = PC.train(patch_set["train"], patch_set["test"], _outputs(out), cfg, images_csv=patch_set["images"], seed=0,
                  threads=2, patch_tables=patch_set["tables"], canvas=patch_set["canvas"])
@@ -101,6 +101,7 @@ def test_training_learns_and_writes_contract(patch_set, tmp_path):
         assert k in saved["test"]
     model, meta = PC.load_model(out / "best.pt")
     assert meta["arch"] == "resnet18" and meta["patch_size"] == 32 and meta["classes"] == ["background", "lesion"]
+    assert meta["tiled"] and isinstance(model, PC.TiledResNet)
     assert 0 < meta["norm"]["mean"] < 1 and meta["norm"]["std"] > 0
     ck = load_checkpoint(out / "best.pt")
     assert set(ck) >= {"model", "arch", "norm", "patch_size", "classes"}
@@ -115,11 +116,14 @@ def test_resume_after_interrupt_is_exact(patch_set, tmp_path):
     small.to_csv(tmp_path / "train.csv", index=False)
     pd.read_csv(patch_set["test"]).groupby("label").head(20).to_csv(tmp_path / "test.csv", index=False)
     cfg = PC.ClassifierConfig(arch="resnet18", pretrained="none", batch_size=16, samples_per_epoch=48,
-                              rotation_deg=10, context_px=0, stages=({"name": "head", "train": "head", "epochs": 1, "lr": 1e-3},
+                              rotation_deg=10, tiled=False, context_px=32,  # the plain-ResNet path with context crops
+                              stages=({"name": "head", "train": "head", "epochs": 1, "lr": 1e-3},
                                                        {"name": "last_block", "train": "last_block", "epochs": 2, "lr": 1e-3},
                                                        {"name": "all", "train": "all", "epochs": 2, "lr": 1e-4}))
     args = (tmp_path / "train.csv", tmp_path / "test.csv")
-    PC.train(*args, _outputs(tmp_path / "ref"), cfg, images_csv=patch_set["images"], seed=4, threads=2)
+    kw = {"images_csv": patch_set["images"], "seed": 4, "threads": 2, "patch_tables": patch_set["tables"],
+          "canvas": patch_set["canvas"]}
+    PC.train(*args, _outputs(tmp_path / "ref"), cfg, **kw)
 
     def stop_after(n):
         seen = []
@@ -132,15 +136,14 @@ def test_resume_after_interrupt_is_exact(patch_set, tmp_path):
 
     out = tmp_path / "resumed"
     with pytest.raises(training.Interrupt):  # stops in the middle of stage 2 (optimizer state must survive)
-        PC.train(*args, _outputs(out), cfg, images_csv=patch_set["images"], seed=4, threads=2, on_epoch_end=stop_after(2))
+        PC.train(*args, _outputs(out), cfg, **kw, on_epoch_end=stop_after(2))
     assert not (out / "metrics.json").exists()
     assert load_checkpoint(out / "last.pt")["global_epoch"] == 2
     for name in ("best.pt", "history.csv"):  # Snakemake deletes the declared outputs of an interrupted job
         (out / name).unlink(missing_ok=True)
     shutil.rmtree(out / "tb")
     epochs_run = []
-    PC.train(*args, _outputs(out), cfg, images_csv=patch_set["images"], seed=4, threads=2,
-             on_epoch_end=epochs_run.append)
+    PC.train(*args, _outputs(out), cfg, **kw, on_epoch_end=epochs_run.append)
     assert [r["epoch"] for r in epochs_run] == [2, 3, 4]  # continued, not restarted
     for name in ("last.pt", "best.pt"):
         a, b = load_checkpoint(tmp_path / "ref" / name), load_checkpoint(out / name)
@@ -152,7 +155,7 @@ def test_resume_after_interrupt_is_exact(patch_set, tmp_path):
     # a changed configuration does not resume a foreign last.pt
     cfg2 = PC.ClassifierConfig(**{**cfg.__dict__, "batch_size": 8, "stages": cfg.stages[:1]})
     seen = []
-    PC.train(*args, _outputs(out), cfg2, images_csv=patch_set["images"], seed=4, threads=2, on_epoch_end=seen.append)
+    PC.train(*args, _outputs(out), cfg2, **kw, on_epoch_end=seen.append)
     assert [r["epoch"] for r in seen] == [0]
 
 
@@ -192,3 +195,32 @@ def test_config_per_set_overrides():
     assert PC.ClassifierConfig.for_set(sec, "s10", device="cpu").device == "cpu"
     with pytest.raises(ConfigError):
         PC.ClassifierConfig.from_config({"arch": "alexnet"})
+    with pytest.raises(ConfigError, match="tiled: false"):
+        PC.ClassifierConfig.from_config({"tiled": True, "context_px": 32})
+    assert PC.ClassifierConfig.from_config({"tiled": False, "context_px": 32}).context_px == 32
+
+
+def test_tiled_model_sees_one_tile_at_a_time(tmp_path):
+    torch.manual_seed(0)
+    m = PC.build_model("resnet18", "none", tiled=True).eval()
+    plain = PC.build_model("resnet18", "none")
+    assert m.state_dict().keys() == plain.state_dict().keys()  # same layers: weights move between the two
+    x = torch.randn(2, 3, 96, 64)
+    with torch.no_grad():
+        f = PC.trunk(m)(x)
+        assert f.shape == (2, 512, 3, 2)
+        x2 = x.clone()
+        x2[0, :, 40:50, 33:60] += 3.0  # inside tile (1, 1) of the first image only
+        d = (PC.trunk(m)(x2) - f).abs().amax(1)
+        assert d[0, 1, 1] > 1e-3 and d.sum() == d[0, 1, 1]  # no other tile's features move
+        # each tile's features are the plain trunk's features of that tile alone
+        plain.load_state_dict(m.state_dict())
+        plain.eval()
+        assert torch.allclose(f[1, :, 2, 0], PC.trunk(plain)(x[1:, :, 64:96, 0:32])[0, :, 0, 0], atol=1e-5)
+        # a window's logits: fc of the mean of its tiles' features
+        assert torch.allclose(m(x), m.fc(f.mean((2, 3))), atol=1e-5)
+        assert PC.trunk(m)(torch.randn(1, 3, 70, 40)).shape == (1, 512, 3, 2)  # zero-padded to whole tiles
+    torch.save({"model": m.state_dict(), "arch": "resnet18", "tiled": True, "norm": {"mean": 0.3, "std": 0.2},
+                "patch_size": 64, "classes": ["background", "lesion"]}, tmp_path / "t.pt")
+    loaded, meta = PC.load_model(tmp_path / "t.pt")
+    assert isinstance(loaded, PC.TiledResNet) and meta["tiled"]
