@@ -47,7 +47,9 @@ def test_default_targets_build_every_stage(built):
     wd, updated = built
     assert "results/tiny/models/whole_image/summary.csv" in updated
     ev = yaml.safe_load((wd / "results/tiny/heatmaps/evaluation.json").read_text())
-    assert ev["dense_vs_sliding"]["images"] == 2 and -1 <= ev["dense_vs_sliding"]["pooled_correlation"] <= 1
+    dvs = ev["dense_vs_sliding"]
+    assert dvs["images"] == 2  # the default tiled classifier: the dense maps are the sliding ones
+    assert dvs["min_correlation"] >= 0.99 and dvs["pooled_correlation"] >= 0.99 and dvs["max_abs_difference"] < 1e-4
     assert all((wd / f).is_file() for f in _leaf_files(wd))
 
 
