@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from . import probmaps, warp
 from .errors import ImageRejected
-from .patch_classifier import trunk
+from .patch_classifier import trunk, window_weights
 
 log = logging.getLogger("mammoflow.heatmap")
 NET_STRIDE = 32  # total stride of a torchvision ResNet trunk
@@ -86,7 +86,7 @@ def sliding_prob(model: nn.Module, x: torch.Tensor, patch_size: int, stride: int
 
 
 class DenseHead(nn.Module):
-    """Fully-convolutional form of a patch classifier: trunk, k x k stride-1 average pool, fc as 1x1 conv."""
+    """Fully-convolutional form of a patch classifier: trunk, k x k stride-1 (weighted) average pool, fc as 1x1 conv."""
 
     def __init__(self, model: nn.Module, patch_size: int):
         super().__init__()
@@ -94,6 +94,9 @@ class DenseHead(nn.Module):
             raise ValueError(f"dense heatmaps need a patch size divisible by {NET_STRIDE}, got {patch_size}")
         self.trunk = trunk(model)
         self.k = patch_size // NET_STRIDE
+        self.pooling = getattr(model, "pooling", "mean")
+        w = window_weights(self.k, self.k, self.pooling)
+        self.register_buffer("window", w.to(model.fc.weight)[None, None], persistent=False)
         fc = model.fc
         self.head = nn.Conv2d(fc.in_features, fc.out_features, 1, dtype=fc.weight.dtype, device=fc.weight.device)
         self.head.weight.data.copy_(fc.weight.data.view(fc.out_features, fc.in_features, 1, 1))
@@ -101,7 +104,11 @@ class DenseHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logit map (N, classes, rows, cols) of the windows at stride 32."""
-        f = F.avg_pool2d(self.trunk(x), self.k, stride=1)
+        f = self.trunk(x)
+        if self.pooling == "mean":
+            f = F.avg_pool2d(f, self.k, stride=1)
+        else:  # weighted window mean of a tiled classifier: depthwise k x k convolution
+            f = F.conv2d(f, self.window.expand(f.shape[1], 1, self.k, self.k), groups=f.shape[1])
         return self.head(f)
 
 

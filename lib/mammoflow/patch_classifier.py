@@ -59,6 +59,7 @@ class ClassifierConfig:
     eval_batch_size: int = 128
     threshold: float = 0.5
     tiled: bool = True
+    pooling: str = "gaussian"
     context_px: int = 0
     consistency_weight: float = 1.0
     device: str = "auto"
@@ -72,6 +73,8 @@ class ClassifierConfig:
         out = cls(**kw)
         if out.arch not in ARCHS:
             raise ConfigError(f"patch_classifier.arch {out.arch!r} is not one of {ARCHS}")
+        if out.pooling not in POOLINGS:
+            raise ConfigError(f"patch_classifier.pooling {out.pooling!r} is not one of {POOLINGS}")
         if out.tiled and out.context_px:
             raise ConfigError("patch_classifier.context_px only applies to tiled: false (a tiled model's dense "
                               "heatmap already equals the sliding one); set context_px: 0 or tiled: false")
@@ -123,26 +126,53 @@ class TileTrunk(nn.Module):
         return f.reshape(n, gh, gw, -1).permute(0, 3, 1, 2)
 
 
+POOLINGS = ("mean", "gaussian")
+
+
+def window_weights(kh: int, kw: int, pooling: str = "mean") -> torch.Tensor:
+    """(kh, kw) weights (sum 1) with which a window's tile features are averaged: uniform, or a Gaussian of
+    sigma = a quarter of the window side centred on the window (the centre tiles count most)."""
+    if pooling == "mean":
+        return torch.full((kh, kw), 1.0 / (kh * kw))
+    if pooling != "gaussian":
+        raise ConfigError(f"unknown window pooling {pooling!r}; choose one of {POOLINGS}")
+
+    def g(k: int) -> torch.Tensor:
+        r = torch.arange(k, dtype=torch.float64) - (k - 1) / 2
+        return torch.exp(-0.5 * (r / (k / 4)) ** 2)
+
+    w = torch.outer(g(kh), g(kw))
+    return (w / w.sum()).float()
+
+
 class TiledResNet(torchvision.models.ResNet):
     """ResNet patch classifier that sees one 32 x 32 tile at a time (a bag of local features).
 
-    A window's logits are fc(mean of its tiles' features); the dense heatmap pass over a whole canvas computes
-    every tile once and gives exactly the logits of every stride-32 sliding window.
+    A window's logits are fc(weighted mean of its tiles' features, `pooling`); the dense heatmap pass over a
+    whole canvas computes every tile once and gives exactly the logits of every stride-32 sliding window.
     """
 
     tile = TILE
 
+    def __init__(self, block: type, layers: list[int], pooling: str = "mean"):
+        super().__init__(block, layers)
+        window_weights(1, 1, pooling)  # validates the name
+        self.pooling = pooling
+
     def _forward_impl(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.avgpool(trunk(self)(x)), 1))
+        f = trunk(self)(x)
+        w = window_weights(f.shape[-2], f.shape[-1], self.pooling).to(f)
+        return self.fc((f * w).sum(dim=(-2, -1)))
 
 
-def build_model(arch: str = "resnet50", pretrained: str | None = "none", tiled: bool = False) -> nn.Module:
-    """torchvision ResNet (tiled: TiledResNet, same weights) with fc = Linear(in, 2); pretrained = none | imagenet
-    (local hub cache) | /path/to/weights."""
+def build_model(arch: str = "resnet50", pretrained: str | None = "none", tiled: bool = False,
+                pooling: str = "mean") -> nn.Module:
+    """torchvision ResNet (tiled: TiledResNet with window `pooling`, same weights) with fc = Linear(in, 2);
+    pretrained = none | imagenet (local hub cache) | /path/to/weights."""
     if arch not in ARCHS:
         raise ConfigError(f"unknown patch classifier arch {arch!r}; choose one of {ARCHS}")
     if tiled:
-        model = TiledResNet(*LAYOUTS[arch])
+        model = TiledResNet(*LAYOUTS[arch], pooling=pooling)
     else:
         model = getattr(torchvision.models, arch)(weights=None)
     model.fc = nn.Linear(model.fc.in_features, len(CLASSES))
@@ -206,7 +236,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     missing = [k for k in ("model", "arch", "norm", "patch_size") if k not in ck]
     if missing:
         raise ConfigError(f"{path}: not a patch classifier checkpoint (missing {missing})")
-    model = build_model(ck["arch"], "none", bool(ck.get("tiled", False)))
+    model = build_model(ck["arch"], "none", bool(ck.get("tiled", False)), str(ck.get("pooling", "mean")))
     model.load_state_dict(ck["model"])
     model.to(device).eval()
     meta = {k: v for k, v in ck.items() if k not in ("model", "optimizer", "rng", "history")}
@@ -404,8 +434,8 @@ def train(train_csv: str | Path, test_csv: str | Path, outputs: TrainOutputs, cf
     ds_val = PatchDataset(val["path"], val["label"].astype(int), cache=cache_ok(len(val)))
     if cfg.tiled and patch_size % TILE:
         raise ConfigError(f"a tiled patch classifier needs a patch size divisible by {TILE}, got {patch_size}")
-    model = build_model(cfg.arch, cfg.pretrained, cfg.tiled)
-    meta = {"arch": cfg.arch, "tiled": cfg.tiled, "norm": norm, "patch_size": patch_size, "classes": list(CLASSES),
+    model = build_model(cfg.arch, cfg.pretrained, cfg.tiled, cfg.pooling)  # a plain ResNet ignores pooling
+    meta = {"arch": cfg.arch, "tiled": cfg.tiled, "pooling": cfg.pooling if cfg.tiled else "mean", "norm": norm, "patch_size": patch_size, "classes": list(CLASSES),
             "pretrained": str(cfg.pretrained)}
     stages = training.stages_from_config(cfg.stages)
     fcfg = training.FitConfig(stages=stages, batch_size=cfg.batch_size, weight_decay=cfg.weight_decay,
@@ -434,7 +464,7 @@ def train(train_csv: str | Path, test_csv: str | Path, outputs: TrainOutputs, cf
                "best_val_loss": result.best_val_loss, "selection": "max val AUC (ties: min val loss)",
                "n_train": len(trn), "n_val": len(val), "n_test": len(te),
                "n_train_studies": len(set(np.asarray(groups)[~is_val])), "n_val_studies": len(set(np.asarray(groups)[is_val])),
-               "arch": cfg.arch, "tiled": cfg.tiled, "pretrained": str(cfg.pretrained), "patch_size": patch_size, "norm": norm,
+               "arch": cfg.arch, "tiled": cfg.tiled, "pooling": meta["pooling"], "pretrained": str(cfg.pretrained), "patch_size": patch_size, "norm": norm,
                "stages": [s.__dict__ for s in stages], "seed": seed}
     write_json(outputs.metrics, metrics)
     pd.DataFrame({"path": te["path"], "image_id": te["image_id"], "label": labels, "score": np.round(scores, 6)}) \

@@ -74,11 +74,12 @@ def test_sliding_and_dense_shapes_match_on_odd_sizes():
     assert abs(float(p) - a[1, 2]) < 1e-5
 
 
-@pytest.mark.parametrize("shape", [(203, 171), (320, 256)])
-def test_tiled_model_dense_map_equals_sliding_windows(shape):
+@pytest.mark.parametrize("shape,pooling", [((203, 171), "mean"), ((320, 256), "mean"), ((203, 171), "gaussian"),
+                                           ((320, 256), "gaussian")])
+def test_tiled_model_dense_map_equals_sliding_windows(shape, pooling):
     # a tiled classifier's windows see only their own tiles, so one dense pass gives the sliding values exactly
     torch.manual_seed(1)
-    m = build_model("resnet18", "none", tiled=True).eval()
+    m = build_model("resnet18", "none", tiled=True, pooling=pooling).eval()
     for mod in m.modules():  # non-trivial BatchNorm statistics, so the maps are not flat
         if isinstance(mod, torch.nn.BatchNorm2d):
             mod.running_mean.uniform_(-0.2, 0.2)

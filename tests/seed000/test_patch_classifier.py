@@ -198,6 +198,9 @@ def test_config_per_set_overrides():
     with pytest.raises(ConfigError, match="tiled: false"):
         PC.ClassifierConfig.from_config({"tiled": True, "context_px": 32})
     assert PC.ClassifierConfig.from_config({"tiled": False, "context_px": 32}).context_px == 32
+    assert PC.ClassifierConfig().pooling == "gaussian"
+    with pytest.raises(ConfigError):
+        PC.ClassifierConfig.from_config({"pooling": "max"})
 
 
 def test_tiled_model_sees_one_tile_at_a_time(tmp_path):
@@ -220,7 +223,25 @@ def test_tiled_model_sees_one_tile_at_a_time(tmp_path):
         # a window's logits: fc of the mean of its tiles' features
         assert torch.allclose(m(x), m.fc(f.mean((2, 3))), atol=1e-5)
         assert PC.trunk(m)(torch.randn(1, 3, 70, 40)).shape == (1, 512, 3, 2)  # zero-padded to whole tiles
-    torch.save({"model": m.state_dict(), "arch": "resnet18", "tiled": True, "norm": {"mean": 0.3, "std": 0.2},
-                "patch_size": 64, "classes": ["background", "lesion"]}, tmp_path / "t.pt")
+    g = PC.build_model("resnet18", "none", tiled=True, pooling="gaussian").eval()
+    g.load_state_dict(m.state_dict())
+    with torch.no_grad():
+        w = PC.window_weights(3, 2, "gaussian")
+        assert torch.allclose(g(x), g.fc((f * w).sum((2, 3))), atol=1e-5)
+    torch.save({"model": g.state_dict(), "arch": "resnet18", "tiled": True, "pooling": "gaussian",
+                "norm": {"mean": 0.3, "std": 0.2}, "patch_size": 64, "classes": ["background", "lesion"]},
+               tmp_path / "t.pt")
     loaded, meta = PC.load_model(tmp_path / "t.pt")
-    assert isinstance(loaded, PC.TiledResNet) and meta["tiled"]
+    assert isinstance(loaded, PC.TiledResNet) and meta["tiled"] and loaded.pooling == "gaussian"
+
+
+def test_window_weights():
+    u = PC.window_weights(7, 7, "mean")
+    assert torch.allclose(u, torch.full((7, 7), 1 / 49))
+    g = PC.window_weights(7, 7, "gaussian")
+    assert abs(float(g.sum()) - 1) < 1e-6 and torch.equal(g, g.T) and torch.equal(g, g.flip(0))
+    assert g[3, 3] == g.max() and g[0, 0] == g.min() and g[3, 3] / g[3, 0] > 4  # sigma = 7/4 tiles
+    g4 = PC.window_weights(4, 4, "gaussian")  # even side: the four centre tiles share the peak
+    assert torch.allclose(g4[1:3, 1:3], g4[1:3, 1:3].max().expand(2, 2))
+    with pytest.raises(ConfigError):
+        PC.window_weights(3, 3, "max")
