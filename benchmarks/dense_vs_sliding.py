@@ -1,8 +1,8 @@
 """Dense (one fully-convolutional pass) vs sliding-window heatmaps: speed and agreement, measured in one run.
 
-Default: a synthetic 1152 x 896 mammogram canvas, the default tiled ResNet-50 (`--plain`: the plain ResNet)
-with random weights (or --checkpoint, a trained patch classifier), 224 px windows at stride 32 (30 x 22 = 660
-windows), CPU. Writes benchmarks/out/*.json.
+Default: a synthetic 1152 x 896 mammogram canvas, the default tiled ResNet-50 with Gaussian window pooling
+(`--pooling mean`; `--plain`: the plain ResNet) with random weights (or --checkpoint, a trained patch
+classifier), 224 px windows at stride 32 (30 x 22 = 660 windows), CPU. Writes benchmarks/out/*.json.
 
     .venv/bin/python benchmarks/dense_vs_sliding.py [--threads 2] [--max-windows N] [--plain] [--checkpoint best.pt]
 
@@ -63,6 +63,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--arch", default="resnet50")
     ap.add_argument("--patch", type=int, default=224)
     ap.add_argument("--plain", action="store_true", help="plain ResNet (patch_classifier.tiled: false)")
+    ap.add_argument("--pooling", default="gaussian", choices=["gaussian", "mean"], help="window pooling of the tiled model")
     ap.add_argument("--checkpoint", default=None, help="a trained patch classifier instead of random weights")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
@@ -76,7 +77,8 @@ def main(argv=None) -> dict:
         model, meta = heatmap.load_patch_model(a.checkpoint)
         arch, patch, norm = meta["arch"], int(meta["patch_size"]), meta["norm"]
     else:
-        model, arch, patch, norm = build_model(a.arch, "none", not a.plain).eval(), a.arch, a.patch, {"mean": 0.3, "std": 0.2}
+        model = build_model(a.arch, "none", not a.plain, a.pooling).eval()
+        arch, patch, norm = a.arch, a.patch, {"mean": 0.3, "std": 0.2}
     x = heatmap.to_input(synthetic_canvas(a.height, a.width), norm["mean"], norm["std"])
     head = heatmap.DenseHead(model, patch).eval()
     with torch.no_grad():
@@ -96,7 +98,8 @@ def main(argv=None) -> dict:
     t_slide_full = t_slide * n_all / n
     sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     res = {
-        "image": [a.height, a.width], "arch": arch, "tiled": isinstance(model, TiledResNet), "weights": a.checkpoint or "random (torch seed 0)",
+        "image": [a.height, a.width], "arch": arch, "tiled": isinstance(model, TiledResNet),
+        "pooling": getattr(model, "pooling", "mean"), "weights": a.checkpoint or "random (torch seed 0)",
         "patch_size": patch, "stride": heatmap.NET_STRIDE, "windows": n_all, "windows_timed_sliding": n,
         "sliding_extrapolated": n < n_all, "threads": a.threads, "device": "cpu",
         "dense_seconds": round(t_dense, 4), "dense_seconds_all": [round(t, 4) for t in times],
