@@ -30,6 +30,8 @@ log = logging.getLogger("mammoflow.patch_classifier")
 
 CLASSES = ["background", "lesion"]
 ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+TILE = 32  # tile side of a tiled model = total stride of a ResNet trunk
+POOLINGS = ("mean", "gaussian")  # how a tiled model averages a window's tile features
 DEFAULT_STAGES = (
     {"name": "head", "train": "head", "epochs": 3, "lr": 1e-3},
     {"name": "last_block", "train": "last_block", "epochs": 10, "lr": 1e-4},
@@ -97,7 +99,6 @@ def _weights_enum(arch: str):
     return getattr(torchvision.models, names[arch]).IMAGENET1K_V1
 
 
-TILE = 32  # tile side of a tiled model = total stride of a ResNet trunk
 LAYOUTS = {"resnet18": (BasicBlock, [2, 2, 2, 2]), "resnet34": (BasicBlock, [3, 4, 6, 3]),
            "resnet50": (Bottleneck, [3, 4, 6, 3]), "resnet101": (Bottleneck, [3, 4, 23, 3]),
            "resnet152": (Bottleneck, [3, 8, 36, 3])}
@@ -126,9 +127,6 @@ class TileTrunk(nn.Module):
         return f.reshape(n, gh, gw, -1).permute(0, 3, 1, 2)
 
 
-POOLINGS = ("mean", "gaussian")
-
-
 def window_weights(kh: int, kw: int, pooling: str = "mean") -> torch.Tensor:
     """(kh, kw) weights (sum 1) with which a window's tile features are averaged: uniform, or a Gaussian of
     sigma = a quarter of the window side centred on the window (the centre tiles count most)."""
@@ -155,8 +153,9 @@ class TiledResNet(torchvision.models.ResNet):
     tile = TILE
 
     def __init__(self, block: type, layers: list[int], pooling: str = "mean"):
+        if pooling not in POOLINGS:
+            raise ConfigError(f"unknown window pooling {pooling!r}; choose one of {POOLINGS}")
         super().__init__(block, layers)
-        window_weights(1, 1, pooling)  # validates the name
         self.pooling = pooling
 
     def _forward_impl(self, x: torch.Tensor) -> torch.Tensor:
@@ -435,8 +434,8 @@ def train(train_csv: str | Path, test_csv: str | Path, outputs: TrainOutputs, cf
     if cfg.tiled and patch_size % TILE:
         raise ConfigError(f"a tiled patch classifier needs a patch size divisible by {TILE}, got {patch_size}")
     model = build_model(cfg.arch, cfg.pretrained, cfg.tiled, cfg.pooling)  # a plain ResNet ignores pooling
-    meta = {"arch": cfg.arch, "tiled": cfg.tiled, "pooling": cfg.pooling if cfg.tiled else "mean", "norm": norm, "patch_size": patch_size, "classes": list(CLASSES),
-            "pretrained": str(cfg.pretrained)}
+    meta = {"arch": cfg.arch, "tiled": cfg.tiled, "pooling": cfg.pooling if cfg.tiled else "mean", "norm": norm,
+            "patch_size": patch_size, "classes": list(CLASSES), "pretrained": str(cfg.pretrained)}
     stages = training.stages_from_config(cfg.stages)
     fcfg = training.FitConfig(stages=stages, batch_size=cfg.batch_size, weight_decay=cfg.weight_decay,
                               samples_per_epoch=cfg.samples_per_epoch, num_workers=cfg.num_workers, seed=seed,
@@ -464,8 +463,8 @@ def train(train_csv: str | Path, test_csv: str | Path, outputs: TrainOutputs, cf
                "best_val_loss": result.best_val_loss, "selection": "max val AUC (ties: min val loss)",
                "n_train": len(trn), "n_val": len(val), "n_test": len(te),
                "n_train_studies": len(set(np.asarray(groups)[~is_val])), "n_val_studies": len(set(np.asarray(groups)[is_val])),
-               "arch": cfg.arch, "tiled": cfg.tiled, "pooling": meta["pooling"], "pretrained": str(cfg.pretrained), "patch_size": patch_size, "norm": norm,
-               "stages": [s.__dict__ for s in stages], "seed": seed}
+               "arch": cfg.arch, "tiled": cfg.tiled, "pooling": meta["pooling"], "pretrained": str(cfg.pretrained),
+               "patch_size": patch_size, "norm": norm, "stages": [s.__dict__ for s in stages], "seed": seed}
     write_json(outputs.metrics, metrics)
     pd.DataFrame({"path": te["path"], "image_id": te["image_id"], "label": labels, "score": np.round(scores, 6)}) \
         .to_csv(outputs.predictions, index=False)
