@@ -20,7 +20,8 @@ rule patch_classifier:
             ps=w.patch_set,
             s=sorted(shards(w.dataset)),
         ),
-        # context-consistency training cuts patches from their canvases, located through the patch tables
+        # context-consistency training (tiled: false, context_px > 0) cuts patches from their canvases,
+        # located through the patch tables; both are upstream of the patch CSVs anyway
         patch_tables=lambda w: expand(
             "results/{ds}/patches/shards/{s}.csv", ds=w.dataset, s=sorted(shards(w.dataset))
         ),
