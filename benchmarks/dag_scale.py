@@ -14,13 +14,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from mammoflow.warp import fmt_num
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).resolve().parent / "out"
-
-
-def fmt(v: float) -> str:
-    """A sweep value as in file names (20.0 -> '20')."""
-    return str(int(v)) if float(v).is_integer() else str(v)
 
 
 def build_dataset(root: Path, n_images: int) -> None:
@@ -80,9 +77,9 @@ def main() -> int:
         timings = {}
         one = "results/vindr/preprocessed/" + hashlib.md5(b"im0LCC").hexdigest() + ".png"
         grid = ("results/vindr/grids/test/" + hashlib.md5(b"im0LCC").hexdigest()
-                + "_grid_scale{s}_fwhm{f}_lam{l}.npy").format(s=fmt(cfg["seed000"]["warps"]["scales"][0]),
-                                                             f=fmt(cfg["seed000"]["warps"]["fwhms"][0]),
-                                                             l=fmt(cfg["seed000"]["warps"]["lams"][0]))
+                + "_grid_scale{s}_fwhm{f}_lam{l}.npy").format(s=fmt_num(cfg["seed000"]["warps"]["scales"][0]),
+                                                             f=fmt_num(cfg["seed000"]["warps"]["fwhms"][0]),
+                                                             l=fmt_num(cfg["seed000"]["warps"]["lams"][0]))
         runs = {"dry_run_default_targets": ["-n"], "dry_run_one_image_target": [one, "-n"],
                 "dry_run_one_grid_on_demand": [grid, "-n"],
                 # the same default targets with every leaf file (saliency, overlay, grid) declared by shard jobs

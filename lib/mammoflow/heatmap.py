@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -19,6 +18,7 @@ import torch.nn.functional as F
 
 from . import probmaps, warp
 from .errors import ImageRejected
+from .metrics import write_json
 from .patch_classifier import trunk, window_weights
 
 log = logging.getLogger("mammoflow.heatmap")
@@ -158,7 +158,7 @@ def _positive_index(meta: dict[str, Any]) -> int:
 def run_shard(images: pd.DataFrame, checkpoint: str, prob_store: str, table_path: str,
               method: str = "dense", stride: int = NET_STRIDE, batch_size: int = 64,
               device: str = "auto", threads: int = 1) -> pd.DataFrame:
-    """Probability maps of one shard: model loaded once, one .npy per image, geometry/status table.
+    """Probability maps of one shard: model loaded once, all maps in one HDF5 file, geometry/status table.
 
     `images` has image_id, split, png (the preprocessed canvas); the maps go to one HDF5 file (prob_store,
     mammoflow.probmaps), keyed by image id.
@@ -336,8 +336,7 @@ def evaluate(tables: Sequence[str], findings_csv: str, out_json: str, dilate: fl
     if compare_max and checkpoint and pngs:
         res["dense_vs_sliding"] = compare_methods(checkpoint, [pngs[i] for i in t["image_id"][:compare_max]],
                                                   threads=threads)
-    Path(out_json).parent.mkdir(parents=True, exist_ok=True)
-    Path(out_json).write_text(json.dumps(res, indent=2) + "\n")
+    write_json(out_json, res)
     return res
 
 

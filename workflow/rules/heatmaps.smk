@@ -91,13 +91,20 @@ def image_shard_tables(ds):
     return inputs
 
 
+_LEAF_BATCHED = {}
+
+
 def leaf_batched(ds):
-    """True if the shard jobs of a dataset write its saliency, overlay and grid files (per_image_files)."""
-    pf = S000["per_image_files"]
-    if pf["mode"] == "auto":
-        n = sum(len(s000_items(ds, s)) for s in s000_shards(ds))
-        return n <= pf["batch_max_images"]
-    return pf["mode"] == "batch"
+    """True if the shard jobs of a dataset write its saliency, overlay and grid files (per_image_files;
+    decided once per dataset: the rule loops ask once per shard)."""
+    if ds not in _LEAF_BATCHED:
+        pf = S000["per_image_files"]
+        if pf["mode"] == "auto":
+            n = sum(len(s000_items(ds, s)) for s in s000_shards(ds))
+            _LEAF_BATCHED[ds] = n <= pf["batch_max_images"]
+        else:
+            _LEAF_BATCHED[ds] = pf["mode"] == "batch"
+    return _LEAF_BATCHED[ds]
 
 
 def fmt_list(values):
