@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mammoflow import heatmap
-from mammoflow.patch_classifier import TiledResNet, build_model
+from mammoflow.pipelines.nus import heatmap
+from mammoflow.pipelines.nus.patch_classifier import TiledResNet, build_model
 
 
 def synthetic_canvas(h: int, w: int, seed: int = 0) -> np.ndarray:

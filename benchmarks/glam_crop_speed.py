@@ -19,8 +19,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from mammoflow import glam_crop as gc  # noqa: E402
-from mammoflow import synthetic_nyu as sn  # noqa: E402
+from mammoflow.pipelines.glam import crop as gc  # noqa: E402
+from mammoflow.datasets.synthetic import nyu as sn  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 FLOOR = 5.0

@@ -12,9 +12,9 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2  # noqa: E402
 
-from mammoflow import preprocess as pp  # noqa: E402
-from mammoflow.dicom_writer import write_dicom  # noqa: E402
-from mammoflow.phantom import Lesion, render_view  # noqa: E402
+from mammoflow.preprocess import canvas as pp  # noqa: E402
+from mammoflow.io.dicom_writer import write_dicom  # noqa: E402
+from mammoflow.datasets.synthetic.phantom import Lesion, render_view  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 

@@ -11,22 +11,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mammoflow import datasets, metrics, paths, safe_pickle
-from mammoflow.determinism import image_seed, rng_for
-from mammoflow.errors import ImageRejected
-from mammoflow.provenance import module_closure
+from mammoflow.datasets import listing as datasets
+
+from mammoflow.evaluation import metrics
+
+from mammoflow.core import paths
+
+from mammoflow.core import safe_pickle
+from mammoflow.core.determinism import image_seed, rng_for
+from mammoflow.core.errors import ImageRejected
+from mammoflow.core.provenance import module_closure
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_module_closure_follows_imports():
-    mods = module_closure("mammoflow.preprocess")
-    assert {"mammoflow.preprocess", "mammoflow.dicom", "mammoflow.breast_mask", "mammoflow.errors"} <= set(mods)
-    assert "mammoflow.synthetic" not in mods
+    mods = module_closure("mammoflow.preprocess.canvas")
+    assert {"mammoflow.preprocess.canvas", "mammoflow.io.dicom", "mammoflow.preprocess.breast_mask", "mammoflow.core.errors"} <= set(mods)
+    assert "mammoflow.datasets.synthetic.vindr" not in mods
 
 
 def _digest_in(lib: Path, module: str) -> str:
-    code = f"from mammoflow.provenance import code_digest; print(code_digest({module!r}))"
+    code = f"from mammoflow.core.provenance import code_digest; print(code_digest({module!r}))"
     env = {**os.environ, "PYTHONPATH": str(lib)}
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           check=True).stdout.strip()
@@ -35,10 +41,10 @@ def _digest_in(lib: Path, module: str) -> str:
 def test_code_digest_changes_with_imported_code_only(tmp_path):
     lib = tmp_path / "lib"
     shutil.copytree(REPO / "lib", lib, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    before = _digest_in(lib, "mammoflow.preprocess"), _digest_in(lib, "mammoflow.synthetic")
-    with open(lib / "mammoflow" / "breast_mask.py", "a") as fh:
+    before = _digest_in(lib, "mammoflow.preprocess.canvas"), _digest_in(lib, "mammoflow.datasets.synthetic.vindr")
+    with open(lib / "mammoflow" / "preprocess" / "breast_mask.py", "a") as fh:
         fh.write("\n# changed\n")
-    after = _digest_in(lib, "mammoflow.preprocess"), _digest_in(lib, "mammoflow.synthetic")
+    after = _digest_in(lib, "mammoflow.preprocess.canvas"), _digest_in(lib, "mammoflow.datasets.synthetic.vindr")
     assert before[0] != after[0]  # preprocess imports breast_mask
     assert before[1] == after[1]  # the generator does not
 

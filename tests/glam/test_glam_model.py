@@ -9,8 +9,8 @@ import pytest
 import torch
 import torchvision
 
-from mammoflow.errors import ConfigError
-from mammoflow.glam import (GLAM, GlamConfig, build_glam, cells_to_pixels, crop_with_fill, fuse_maps,
+from mammoflow.core.errors import ConfigError
+from mammoflow.pipelines.glam.model import (GLAM, GlamConfig, build_glam, cells_to_pixels, crop_with_fill, fuse_maps,
                             parameter_count, select_patches, top_t_percent_pool)
 
 from glam_fixtures import SMALL

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from mammoflow.glam_train import (GlamImage, compute_metrics, dice, exam_split, image_labels, infer,
+from mammoflow.pipelines.glam.train import (GlamImage, compute_metrics, dice, exam_split, image_labels, infer,
                                   saliency_rows, train_glam, visualize, write_predictions, GlamResult)
-from mammoflow.metrics import roc_auc
+from mammoflow.evaluation.metrics import roc_auc
 
 from glam_fixtures import SMALL, make_images
 
@@ -79,7 +79,7 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path):
 def test_predictions_csv_format_and_order(tmp_path):
     images = make_images(2, seed=3)
     torch.manual_seed(0)
-    from mammoflow.glam import GLAM
+    from mammoflow.pipelines.glam.model import GLAM
     res = list(infer(GLAM(SMALL), images, batch_size=3))
     path = tmp_path / "predictions.csv"
     write_predictions(res, path)
@@ -132,9 +132,11 @@ def test_visualisation_has_five_panels(tmp_path):
 
 def test_load_exam_images_from_the_preparation(tmp_path):
     """Synthetic NYU exams -> crop -> optimal centres -> model inputs with labels, masks and splits."""
-    from mammoflow import glam_crop, optimal_centers, synthetic_nyu
-    from mammoflow.glam_train import dataset_splits, figure_ids, load_exam_images
-    from mammoflow.exam_list import load_exam_list
+    from mammoflow.pipelines.glam import crop as glam_crop
+    from mammoflow.pipelines.glam import centers as optimal_centers
+    from mammoflow.datasets.synthetic import nyu as synthetic_nyu
+    from mammoflow.pipelines.glam.train import dataset_splits, figure_ids, load_exam_images
+    from mammoflow.datasets.nyu import load_exam_list
     spec = {"seed": 3, "n_studies": 3, "height": 320, "width": 200, "lesion_fraction": 1.0, "test_fraction": 0.34}
     root, out = tmp_path / "data", tmp_path / "out"
     synthetic_nyu.generate(root, spec)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mammoflow import glam_crop as gc
-from mammoflow import optimal_centers as oc
-from mammoflow.exam_list import load_exam_list, read_rejected, write_exam_list
-from mammoflow.glam_io import write_png
+from mammoflow.pipelines.glam import crop as gc
+from mammoflow.pipelines.glam import centers as oc
+from mammoflow.datasets.nyu import load_exam_list, read_rejected, write_exam_list
+from mammoflow.io.png import write_png
 from prep_shapes import EXAM0, exam0_view
 
 

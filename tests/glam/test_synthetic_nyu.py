@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mammoflow import exam_list as el
-from mammoflow import glam_crop as gc
-from mammoflow import optimal_centers as oc
-from mammoflow import synthetic_nyu as sn
-from mammoflow.glam_io import read_png
-from mammoflow.safe_pickle import UnsafePickle
+from mammoflow.datasets import nyu as el
+from mammoflow.pipelines.glam import crop as gc
+from mammoflow.pipelines.glam import centers as oc
+from mammoflow.datasets.synthetic import nyu as sn
+from mammoflow.io.png import read_png
+from mammoflow.core.safe_pickle import UnsafePickle
 
 SPEC = {"seed": 5, "n_studies": 6, "height": 400, "width": 256, "lesion_fraction": 0.9, "flip_fraction": 0.6,
         "inject_bad": True}

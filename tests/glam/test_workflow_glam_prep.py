@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from mammoflow.exam_list import load_exam_list, read_rejected
+from mammoflow.datasets.nyu import load_exam_list, read_rejected
 
 import wfutil as _root  # noqa: E402  (tests/ is on sys.path via tests/conftest.py)
 

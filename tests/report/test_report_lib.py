@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mammoflow import overview, rulegraph
+from mammoflow.report import overview
+
+from mammoflow.report import rulegraph
 
 DOT = """digraph snakemake_dag {
     graph[bgcolor=white, margin=0];

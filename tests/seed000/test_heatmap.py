@@ -11,8 +11,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mammoflow import heatmap, probmaps, warp
-from mammoflow.patch_classifier import build_model
+from mammoflow.pipelines.nus import heatmap
+
+from mammoflow.io import probmaps
+
+from mammoflow.pipelines.nus import warp
+from mammoflow.pipelines.nus.patch_classifier import build_model
 
 
 def fake_checkpoint(path, arch="resnet18", patch_size=64, seed=0, tiled=False):

@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from seed000_synth import make_dataset
-from mammoflow import patch_classifier as PC
-from mammoflow import patches as P
-from mammoflow import training
-from mammoflow.errors import ConfigError
-from mammoflow.torchutil import load_checkpoint, torch_hub_dir
+from mammoflow.pipelines.nus import patch_classifier as PC
+from mammoflow.pipelines.nus import patches as P
+from mammoflow.training import engine as training
+from mammoflow.core.errors import ConfigError
+from mammoflow.training.torchutil import load_checkpoint, torch_hub_dir
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +160,7 @@ def test_resume_after_interrupt_is_exact(patch_set, tmp_path):
 
 
 def test_context_crops_hold_the_patch_and_the_dense_view_matches_the_heatmap_head(patch_set):
-    from mammoflow import heatmap
+    from mammoflow.pipelines.nus import heatmap
 
     tr = pd.read_csv(patch_set["train"]).head(6)
     cen = PC.patch_centres(patch_set["tables"], tr["path"].tolist())

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mammoflow import patches as P
+from mammoflow.pipelines.nus import patches as P
 
 CFG = P.PatchConfig(size=64, nb_abn=10, nb_bkg=10, min_tissue=0.5, normal_bkg_s=1, normal_bkg_s10=4)
 

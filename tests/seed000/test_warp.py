@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mammoflow import warp
+from mammoflow.pipelines.nus import warp
 
 
 @pytest.mark.parametrize("value,expected", [(20.0, "20"), (20, "20"), (0.5, "0.5"), (3.5, "3.5"), (1.0, "1"),

@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from seed000_synth import synth_canvas
-from mammoflow import heatmap, warp, whole_image
+from mammoflow.pipelines.nus import heatmap
+from mammoflow.pipelines.nus import warp
+from mammoflow.pipelines.nus import whole_image
 from test_heatmap import fake_checkpoint
 
 
@@ -106,7 +108,7 @@ def test_label_mapping_and_config_checks():
 
 
 def test_model_shapes():
-    from mammoflow.patch_classifier import build_model
+    from mammoflow.pipelines.nus.patch_classifier import build_model
     for arch in ("resnet18", "resnet50"):
         net = whole_image.WholeImageNet(build_model(arch, "none"), extra_blocks=2).eval()
         with torch.no_grad():
@@ -115,7 +117,7 @@ def test_model_shapes():
 
 @pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_result(tmp_path):
-    from mammoflow import training
+    from mammoflow.training import engine as training
     df = tiny_set(tmp_path, n_train=16, n_test=8)
     ck = fake_checkpoint(tmp_path / "pc.pt", patch_size=64)
     heat, _ = shard_tables(tmp_path, df, ck)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mammoflow import patch_classifier as PC
+from mammoflow.pipelines.nus import patch_classifier as PC
 
 import wfutil as _root  # noqa: E402  (tests/ is on sys.path via tests/conftest.py)
 

@@ -4,10 +4,10 @@ import os
 import pandas as pd
 from snakemake.utils import validate
 
-from mammoflow import datasets as mf_datasets
-from mammoflow.naming import TABLE_NAMES
-from mammoflow.synthetic import SyntheticSpec, planned_files
-from mammoflow.provenance import code_digest
+from mammoflow.datasets import listing as mf_datasets
+from mammoflow.core.naming import TABLE_NAMES
+from mammoflow.datasets.synthetic.vindr import SyntheticSpec, planned_files
+from mammoflow.core.provenance import code_digest
 
 validate(config, schema="../schemas/config.schema.yaml")
 

@@ -4,7 +4,7 @@
 # Figures are explicit per-image outputs of ONE job per dataset (model loaded once), listed at parse time
 # from the NYU exam list (synthetic plan or the raw pkl); an image rejected before the model gets a figure
 # that states why.
-from mammoflow import glam_plan as mf_glam_train
+from mammoflow.pipelines.glam import plan as mf_glam_train
 
 GLAM_MODEL = GLAM.get("model", {})
 GLAM_TRAIN = GLAM.get("train", {})
@@ -29,7 +29,7 @@ rule glam_train:
         seed=config["seed"],
         device=config.get("device", "auto"),
         state_dir="results/{dataset}/glam/train_state",
-        code=code_digest("mammoflow.glam_train"),
+        code=code_digest("mammoflow.pipelines.glam.train"),
     log:
         "logs/{dataset}/glam/train.log",
     threads: GLAM_JOB.get("threads", 2)
@@ -84,7 +84,7 @@ for _ds in GLAM["datasets"]:
             window=GLAM["window"],
             seed=config["seed"],
             device=config.get("device", "auto"),
-            code=code_digest("mammoflow.glam_train"),
+            code=code_digest("mammoflow.pipelines.glam.train"),
         log:
             f"logs/{_ds}/glam/predict.log",
         threads: GLAM_JOB.get("threads", 2)
@@ -113,7 +113,7 @@ rule glam_metrics:
         ),
     params:
         train=GLAM_TRAIN,
-        code=code_digest("mammoflow.glam_train"),
+        code=code_digest("mammoflow.pipelines.glam.train"),
     log:
         "logs/{dataset}/glam/metrics.log",
     conda:

@@ -1,8 +1,8 @@
 # Seed 003 (GLAM/GMIC) preparation: synthetic NYU-style data, exam lists (NYU pickle or canonical image
 # table), the original's crop and optimal centres. One job per dataset and stage (the crop job runs its
 # images in threads); the cropped PNGs are a directory() because rejected images are only known at run time.
-from mammoflow import exam_list as mf_exam_list
-from mammoflow import synthetic_nyu as mf_synth_nyu
+from mammoflow.datasets import nyu as mf_exam_list
+from mammoflow.datasets.synthetic import nyu as mf_synth_nyu
 
 
 validate(config["glam"], schema="../schemas/glam.schema.yaml")
@@ -26,7 +26,7 @@ for _ds in [d for d, s in DATASETS.items() if s["format"] == "nyu" and "syntheti
         params:
             spec=DATASETS[_ds]["synthetic"],
             root=lambda w, output: os.path.dirname(output.exam_list[0]),
-            code=code_digest("mammoflow.synthetic_nyu"),
+            code=code_digest("mammoflow.datasets.synthetic.nyu"),
         log:
             f"logs/{_ds}/synthesize_nyu.log",
         threads: 2
@@ -45,7 +45,7 @@ rule glam_exam_list:
         rejected="results/{dataset}/glam/rejected/exam_list.csv",
     params:
         images=lambda w: mf_exam_list.dataset_layout(w.dataset, DATASETS[w.dataset])["images"],
-        code=code_digest("mammoflow.exam_list"),
+        code=code_digest("mammoflow.datasets.nyu"),
     log:
         "logs/{dataset}/glam/exam_list.log",
     conda:
@@ -63,7 +63,7 @@ rule glam_exam_list_from_table:
         rejected="results/{dataset}/glam/rejected/exam_list_from_table.csv",
     params:
         malignant_birads=GLAM["exam_list"]["malignant_birads"],
-        code=code_digest("mammoflow.exam_list"),
+        code=code_digest("mammoflow.datasets.nyu"),
     log:
         "logs/{dataset}/glam/exam_list_from_table.log",
     conda:
@@ -85,7 +85,7 @@ rule glam_crop:
     params:
         images=lambda w: mf_exam_list.dataset_layout(w.dataset, DATASETS[w.dataset])["images"],
         cfg=GLAM_CROP,
-        code=code_digest("mammoflow.glam_crop"),
+        code=code_digest("mammoflow.pipelines.glam.crop"),
     log:
         "logs/{dataset}/glam/crop.log",
     threads: GLAM_CROP["threads"]
@@ -108,7 +108,7 @@ rule glam_centers:
         rejected="results/{dataset}/glam/rejected/centers.csv",
     params:
         window=GLAM["window"],
-        code=code_digest("mammoflow.optimal_centers"),
+        code=code_digest("mammoflow.pipelines.glam.centers"),
     log:
         "logs/{dataset}/glam/centers.log",
     resources:
@@ -134,7 +134,7 @@ rule glam_rejected:
     output:
         "results/{dataset}/glam/rejected.csv",
     params:
-        code=code_digest("mammoflow.optimal_centers"),
+        code=code_digest("mammoflow.pipelines.glam.centers"),
     log:
         "logs/{dataset}/glam/rejected.log",
     conda:

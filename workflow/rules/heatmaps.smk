@@ -4,7 +4,7 @@
 
 import itertools
 
-from mammoflow.naming import fmt_num
+from mammoflow.core.naming import fmt_num
 
 
 validate(config["seed000"], schema="../schemas/seed000.schema.yaml")
@@ -129,7 +129,7 @@ for _ds in S000["datasets"]:
                 preprocessed=f"results/{_ds}/preprocess/shards/{_shard}.csv",
             output:
                 table=f"results/{_ds}/heatmaps/shards/{_shard}.csv",
-                # the shard's P(lesion) maps, one HDF5 dataset per image (mammoflow.probmaps)
+                # the shard's P(lesion) maps, one HDF5 dataset per image (mammoflow.io.probmaps)
                 probs=f"results/{_ds}/heatmaps/shards/{_shard}_prob.h5",
             params:
                 members=[list(t) for t in s000_items(_ds, _shard)],
@@ -138,7 +138,7 @@ for _ds in S000["datasets"]:
                 stride=HM["stride"],
                 batch_size=HM["batch_size"],
                 device=config.get("device", "auto"),
-                code=code_digest("mammoflow.heatmap"),
+                code=code_digest("mammoflow.pipelines.nus.heatmap"),
             log:
                 f"logs/{_ds}/heatmaps/{_shard}.log",
             threads: HM["threads"]
@@ -176,7 +176,7 @@ for _ds in S000["datasets"]:
                     alpha=HM["overlay_alpha"],
                     heat=s000_template(HEAT, _ds),
                     overlay=s000_template(OVERLAY, _ds),
-                    code=code_digest("mammoflow.heatmap"),
+                    code=code_digest("mammoflow.pipelines.nus.heatmap"),
                 log:
                     f"logs/{_ds}/saliency/{_shard}.log",
                 threads: 1
@@ -207,7 +207,7 @@ for _ds in S000["datasets"]:
                 png=lambda w, ds=_ds: PNG.format(ds=ds, image_id=w.image_id),
                 long_side=WP["grid_long_side"],
                 alpha=HM["overlay_alpha"],
-                code=code_digest("mammoflow.heatmap"),
+                code=code_digest("mammoflow.pipelines.nus.heatmap"),
             log:
                 f"logs/{_ds}/saliency/" + "{split}/{image_id}_scale{scale}_fwhm{fwhm}.log",
             threads: 1
@@ -239,7 +239,7 @@ for _ds in S000["datasets"]:
             pngs={i: PNG.format(ds=_ds, image_id=i) for s in s000_shards(_ds) for i, _ in s000_items(_ds, s)},
             dilate=HM["eval_dilate_px"],
             compare_max=HM["compare_sliding_max"],
-            code=code_digest("mammoflow.heatmap"),
+            code=code_digest("mammoflow.pipelines.nus.heatmap"),
         log:
             f"logs/{_ds}/heatmaps/evaluation.log",
         threads: HM["threads"]

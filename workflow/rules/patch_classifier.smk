@@ -50,7 +50,7 @@ rule patch_classifier:
         seed=config["seed"],
         canvas=lambda w: f"results/{w.dataset}/preprocessed/" + "{image_id}.png",
         device=config.get("device", "auto"),
-        code=code_digest("mammoflow.patch_classifier"),
+        code=code_digest("mammoflow.pipelines.nus.patch_classifier"),
     log:
         "logs/{dataset}/patch_classifier/{patch_set}.log",
     threads: PC_CFG["threads"]

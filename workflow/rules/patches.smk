@@ -43,7 +43,7 @@ for _ds in S000["datasets"]:
                 members=list(_ids),
                 cfg=PATCH_CFG,
                 seed=config["seed"],
-                code=code_digest("mammoflow.patches"),
+                code=code_digest("mammoflow.pipelines.nus.patches"),
             log:
                 f"logs/{_ds}/patches/{_shard}.log",
             threads: 1
@@ -71,7 +71,7 @@ for _ds in S000["datasets"]:
                 for st in PATCH_SETS
             },
         params:
-            code=code_digest("mammoflow.patches"),
+            code=code_digest("mammoflow.pipelines.nus.patches"),
         log:
             f"logs/{_ds}/patches/sets.log",
         conda:

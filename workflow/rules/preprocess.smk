@@ -16,7 +16,7 @@ for _ds in image_datasets():
             params:
                 members=shard_items(_ds, _shard),
                 pre=PRE,
-                code=code_digest("mammoflow.preprocess"),
+                code=code_digest("mammoflow.preprocess.canvas"),
             log:
                 f"logs/{_ds}/preprocess/{_shard}.log",
             threads: 1
@@ -42,7 +42,7 @@ for _ds in image_datasets():
         params:
             listing_rejections=listing_rejections(_ds),
             shard_of=shard_map(_ds),
-            code=code_digest("mammoflow.tables"),
+            code=code_digest("mammoflow.datasets.tables"),
         log:
             f"logs/{_ds}/tables.log",
         conda:
@@ -68,7 +68,7 @@ for _ds in image_datasets():
                     subcategory=_ds,
                 ),
             params:
-                code=code_digest("mammoflow.qc"),
+                code=code_digest("mammoflow.preprocess.qc"),
             log:
                 f"logs/{_ds}/breast_mask_qc.log",
             conda:

@@ -28,7 +28,7 @@ rule report_rulegraph:
         ),
     params:
         config_digest=REPORT_CONFIG_DIGEST,
-        code=code_digest("mammoflow.rulegraph"),
+        code=code_digest("mammoflow.report.rulegraph"),
     log:
         "logs/report/rulegraph.log",
     conda:
@@ -50,7 +50,7 @@ rule report_datasets:
         ),
     params:
         datasets=image_datasets(),
-        code=code_digest("mammoflow.overview"),
+        code=code_digest("mammoflow.report.overview"),
     log:
         "logs/report/datasets.log",
     conda:

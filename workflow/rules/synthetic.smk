@@ -12,7 +12,7 @@ for _ds in synthetic_vindr_datasets():
             ground_truth=synthetic_outputs(_ds, "ground_truth"),
         params:
             spec=DATASETS[_ds]["synthetic"],
-            code=code_digest("mammoflow.synthetic"),
+            code=code_digest("mammoflow.datasets.synthetic.vindr"),
         log:
             f"logs/{_ds}/synthesize.log",
         conda:

@@ -37,7 +37,7 @@ WI_PARAMS = dict(
     cfg=WI,
     seed=config.get("seed", 0),
     device=config.get("device", "auto"),
-    code=code_digest("mammoflow.whole_image"),
+    code=code_digest("mammoflow.pipelines.nus.whole_image"),
 )
 
 for _ds in S000["datasets"]:

@@ -1,6 +1,6 @@
 """Optimal window centres of the cropped images (data.pkl + JSON)."""
-from mammoflow import optimal_centers
-from mammoflow.smk import setup_logging
+from mammoflow.pipelines.glam import centers as optimal_centers
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 o = snakemake.output

@@ -1,6 +1,6 @@
 """Crop every image of a dataset's exam list the way the NYU pipelines do."""
-from mammoflow import glam_crop
-from mammoflow.smk import setup_logging
+from mammoflow.pipelines.glam import crop as glam_crop
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 o = snakemake.output

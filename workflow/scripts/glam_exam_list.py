@@ -1,6 +1,6 @@
 """Safe-load and validate an NYU exam_list_before_cropping.pkl (pkl + JSON twin + rejection rows)."""
-from mammoflow.exam_list import run_validate
-from mammoflow.smk import setup_logging
+from mammoflow.datasets.nyu import run_validate
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 o = snakemake.output

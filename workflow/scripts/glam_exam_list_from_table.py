@@ -1,6 +1,6 @@
 """Build the NYU exam list from the canonical image table."""
-from mammoflow.exam_list import run_from_table
-from mammoflow.smk import setup_logging
+from mammoflow.datasets.nyu import run_from_table
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 o = snakemake.output

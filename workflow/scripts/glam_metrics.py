@@ -1,6 +1,6 @@
 """GLAM metrics.json: test AUCs and saliency Dice against a uniform-map baseline."""
-from mammoflow import glam_train
-from mammoflow.smk import setup_logging
+from mammoflow.pipelines.glam import train as glam_train
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 i, p = snakemake.input, snakemake.params

@@ -1,6 +1,6 @@
 """GLAM predictions.csv, per-lesion saliency Dice and the five-panel figures of one dataset (one job)."""
-from mammoflow import glam_train
-from mammoflow.smk import setup_logging
+from mammoflow.pipelines.glam import train as glam_train
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 i, o, p = snakemake.input, snakemake.output, snakemake.params

@@ -1,6 +1,6 @@
 """Generate a synthetic NYU-style dataset (images, exam list, lesion masks)."""
-from mammoflow.smk import setup_logging
-from mammoflow.synthetic_nyu import generate
+from mammoflow.core.smk import setup_logging
+from mammoflow.datasets.synthetic.nyu import generate
 
 setup_logging(snakemake)
 generate(snakemake.params.root, snakemake.params.spec, threads=snakemake.threads)

@@ -1,6 +1,6 @@
 """Train GLAM (global, local, joint stages) on the training exams of a dataset."""
-from mammoflow import glam_train
-from mammoflow.smk import setup_logging
+from mammoflow.pipelines.glam import train as glam_train
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 i, o, p = snakemake.input, snakemake.output, snakemake.params

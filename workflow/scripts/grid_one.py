@@ -1,6 +1,6 @@
 """One warp grid on request (datasets whose grids the warp shard jobs do not write)."""
-from mammoflow import warp
-from mammoflow.smk import setup_logging
+from mammoflow.pipelines.nus import warp
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 w, p = snakemake.wildcards, snakemake.params

@@ -1,6 +1,6 @@
 """Heatmap QC: arg-max in the (dilated) lesion box; dense vs sliding agreement on test images."""
-from mammoflow import heatmap
-from mammoflow.smk import setup_logging
+from mammoflow.pipelines.nus import heatmap
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 p = snakemake.params

@@ -1,8 +1,8 @@
 """Probability maps of one shard (patch classifier loaded once)."""
 import pandas as pd
 
-from mammoflow import heatmap
-from mammoflow.smk import setup_logging
+from mammoflow.pipelines.nus import heatmap
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 items = pd.DataFrame(snakemake.params.members, columns=["image_id", "split"])

@@ -1,6 +1,6 @@
 """Train one patch classifier (set S or S10) and write its test metrics."""
-from mammoflow import patch_classifier as pc
-from mammoflow.smk import setup_logging
+from mammoflow.pipelines.nus import patch_classifier as pc
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 i, o, p = snakemake.input, snakemake.output, snakemake.params

@@ -1,6 +1,6 @@
 """Per-split, per-set patch CSVs and the patch rejection table from the shard tables."""
-from mammoflow import patches
-from mammoflow.smk import setup_logging
+from mammoflow.pipelines.nus import patches
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 o = snakemake.output

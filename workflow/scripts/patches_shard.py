@@ -1,6 +1,6 @@
 """Sample and write the S/S10 patches of one preprocess shard."""
-from mammoflow import patches
-from mammoflow.smk import setup_logging
+from mammoflow.pipelines.nus import patches
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 o = snakemake.output

@@ -1,6 +1,6 @@
 """One saliency .npy and overlay on request (datasets whose saliency shard jobs do not write them)."""
-from mammoflow import heatmap
-from mammoflow.smk import setup_logging
+from mammoflow.pipelines.nus import heatmap
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 w, p, o = snakemake.wildcards, snakemake.params, snakemake.output

@@ -1,6 +1,6 @@
 """Saliency targets and overlays of one shard for every (scale, FWHM), from the cached probability maps."""
-from mammoflow import heatmap
-from mammoflow.smk import setup_logging
+from mammoflow.pipelines.nus import heatmap
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 p = snakemake.params

@@ -1,6 +1,6 @@
 """Build the canonical tables of one dataset."""
-from mammoflow.smk import setup_logging
-from mammoflow.tables import build_tables_job
+from mammoflow.core.smk import setup_logging
+from mammoflow.datasets.tables import build_tables_job
 
 setup_logging(snakemake)
 build_tables_job(snakemake.input, snakemake.output, snakemake.params.listing_rejections,

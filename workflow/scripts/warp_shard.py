@@ -1,6 +1,6 @@
 """Warps and grids of one shard for every (scale, FWHM, lambda)."""
-from mammoflow import warp
-from mammoflow.smk import setup_logging
+from mammoflow.pipelines.nus import warp
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 p = snakemake.params

@@ -1,8 +1,8 @@
 """Train and test one whole-image classifier run (warped when warp tables are given, else the baseline)."""
 from pathlib import Path
 
-from mammoflow import whole_image
-from mammoflow.smk import setup_logging
+from mammoflow.pipelines.nus import whole_image
+from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
 w, i, p = snakemake.wildcards, snakemake.input, snakemake.params

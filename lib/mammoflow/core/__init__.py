@@ -1,0 +1,1 @@
+"""Shared foundations: errors, paths, names, seeds, provenance, safe unpickling, config helpers, rejections."""

@@ -1,0 +1,1 @@
+"""Dataset formats: parse-time listings, canonical tables, adapters and synthetic stand-ins."""

@@ -1,0 +1,1 @@
+"""Synthetic stand-ins of every dataset format, generated deterministically from a seed."""

@@ -1,0 +1,1 @@
+"""Metrics and figures shared by the pipelines."""

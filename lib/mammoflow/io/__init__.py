@@ -1,0 +1,1 @@
+"""File formats: DICOM decoding and writing, PNG, probability-map stores."""

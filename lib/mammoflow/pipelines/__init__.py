@@ -1,0 +1,1 @@
+"""The research pipelines, one subpackage each, over the shared layers."""

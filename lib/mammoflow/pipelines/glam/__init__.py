@@ -1,0 +1,1 @@
+"""Seed 003: GLAM crop, optimal centres, global/local model, training and inference."""

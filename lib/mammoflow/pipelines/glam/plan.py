@@ -1,0 +1,124 @@
+"""Parse-time planning of GLAM runs: training-config defaults, exam splits and the figure list (no torch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from mammoflow.core.determinism import stable_hash
+from mammoflow.core.errors import ConfigError
+
+VIEWS = ("L-CC", "R-CC", "L-MLO", "R-MLO")
+
+def exam_split(n_exams: int, seed: int, val_fraction: float, test_fraction: float,
+               explicit: Mapping[int, str] | None = None) -> list[str]:
+    """Split of each exam index (training/validation/test), grouped by exam, from a seeded hash order."""
+    order = sorted(range(n_exams), key=lambda i: stable_hash("glam-split", seed, i))
+    n_test = int(round(n_exams * test_fraction))
+    n_val = int(round(n_exams * val_fraction))
+    out = ["training"] * n_exams
+    for r, i in enumerate(order):
+        out[i] = "test" if r < n_test else ("validation" if r < n_test + n_val else "training")
+    for i, s in (explicit or {}).items():
+        if s not in ("training", "validation", "test"):
+            raise ConfigError(f"glam.train.split: unknown split {s!r} for exam {i}")
+        out[int(i)] = s
+    return out
+
+
+def dataset_splits(exams: Sequence[Mapping[str, Any]], seed: int, val_fraction: float, test_fraction: float,
+                   explicit: Mapping[int, str] | None = None) -> list[str]:
+    """Exam splits: the exam list's own 'split' (test stays test; validation drawn from training) when every
+    exam has one, else the seeded hash split; `explicit` {exam_index: split} overrides both."""
+    n = len(exams)
+    if n and all("split" in e for e in exams):
+        out = ["test" if "test" in str(e["split"]) else "training" for e in exams]
+        train_idx = sorted((k for k in range(n) if out[k] == "training"),
+                           key=lambda k: stable_hash("glam-val", seed, k))
+        for k in train_idx[: int(round(n * val_fraction))]:
+            out[k] = "validation"
+        for i, sp in (explicit or {}).items():
+            out[int(i)] = sp
+        return out
+    return exam_split(n, seed, val_fraction, test_fraction, explicit)
+
+
+DEFAULT_TRAIN: dict[str, Any] = {
+    "epochs": [12, 6, 4],            # global, local, joint
+    "lr": [1e-3, 1e-3, 2e-4],
+    "weight_decay": 1e-5,
+    "batch_size": 4,
+    "pos_weight": "auto",             # auto | none: weight positives by negatives/positives (capped at 10)
+    "grad_clip": 1.0,                  # max gradient norm per step (0 = off)
+    "augment": {"crop_noise": 0.03, "size_noise": 0.05, "vertical_flip": True, "intensity_noise": 0.0},
+    "val_fraction": 0.1,
+    "test_fraction": 0.3,
+    "splits": {},                      # optional explicit {exam_index: split}
+    "pretrained_global": "none",       # none | /path
+    "pretrained_local": "none",        # none | imagenet | /path
+    "score": "global",                 # global (the original's output) | mean (global and local averaged)
+    "dice_threshold": 0.5,             # fused map >= threshold is the predicted lesion
+    "visualize": "all",                # all | test
+}
+
+
+OUTPUT_KEYS = ("score", "dice_threshold", "visualize")   # glam.train keys that do not change the training
+
+
+def training_keys(d: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The glam.train keys the training depends on (the train rule's params)."""
+    return {k: v for k, v in dict(d or {}).items() if k not in OUTPUT_KEYS}
+
+
+def train_config(d: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Defaults merged with the config's glam.train (unknown keys are an error)."""
+    d = dict(d or {})
+    unknown = set(d) - set(DEFAULT_TRAIN)
+    if unknown:
+        raise ConfigError(f"unknown glam.train keys: {sorted(unknown)}")
+    out = {**DEFAULT_TRAIN, **d}
+    out["augment"] = {**DEFAULT_TRAIN["augment"], **dict(d.get("augment") or {})}
+    for k in ("epochs", "lr"):
+        if len(out[k]) != 3:
+            raise ConfigError(f"glam.train.{k}: three values (global, local, joint)")
+    if out["score"] not in ("global", "mean"):
+        raise ConfigError("glam.train.score: global | mean")
+    return out
+
+
+def figure_ids(spec: Mapping[str, Any], train: Mapping[str, Any], seed: int, layout: Mapping[str, str]) -> list[str]:
+    """Parse-time list of the images that get a figure (exam order, the original's view order).
+
+    Known before anything runs for NYU-format datasets: from the synthetic generator's plan or from the raw
+    exam list on disk. Other datasets (exam lists built from tables at run time) get no figures."""
+    tcfg = train_config(train)
+    exams: list[dict[str, Any]] = []
+    if spec.get("format") == "nyu" and "synthetic" in spec:
+        from mammoflow.datasets.synthetic.nyu import NYUSynthConfig, image_ids, plan
+        for p in plan(NYUSynthConfig.from_config(spec["synthetic"])):
+            ids = set(image_ids(p))
+            exams.append({"split": p.split, **{v: [f"{p.index}_{v}"] for v in VIEWS if f"{p.index}_{v}" in ids}})
+    elif spec.get("format") == "nyu" and Path(layout.get("raw_exam_list", "")).is_file():
+        from mammoflow.datasets.nyu import load_exam_list
+        exams = [e for e in load_exam_list(layout["raw_exam_list"]) if isinstance(e, dict)]
+    else:
+        return []
+    splits = dataset_splits(exams, seed, float(tcfg["val_fraction"]), float(tcfg["test_fraction"]),
+                            {int(k): v for k, v in dict(tcfg["splits"]).items()})
+    from mammoflow.core.paths import is_safe_id
+    out = []
+    for k, e in enumerate(exams):
+        if tcfg["visualize"] == "test" and splits[k] != "test":
+            continue
+        for v in VIEWS:
+            ids = e.get(v) or []
+            out.extend(i for i in (ids if isinstance(ids, list) else [ids]) if isinstance(i, str) and is_safe_id(i))
+    return out
+
+
+def synthetic_masks(spec: Mapping[str, Any]) -> list[str]:
+    """Lesion-mask files a synthetic NYU dataset's generator writes (inputs of the predict job); [] otherwise."""
+    if spec.get("format") == "nyu" and "synthetic" in spec:
+        from mammoflow.datasets.synthetic.nyu import NYUSynthConfig, expected_outputs
+        return expected_outputs(NYUSynthConfig.from_config(spec["synthetic"]), spec["root"])["masks"]
+    return []

@@ -1,0 +1,1 @@
+"""Seed 000: patches, patch classifier, heatmaps, saliency warps, whole-image classifier."""

@@ -1,0 +1,504 @@
+"""Patch classifier (seed 000 section 1.3): torchvision ResNet, 3-stage fine-tuning on S/S10 patches, test metrics."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from torch.utils.data import Dataset
+from torchvision.models.resnet import BasicBlock, Bottleneck
+
+from mammoflow.pipelines.nus import patches
+
+from mammoflow.training import engine as training
+from mammoflow.core.errors import ConfigError, ImageRejected
+from mammoflow.evaluation.metrics import binary_metrics, roc_curve, write_json
+from mammoflow.training.torchutil import device as pick_device
+from mammoflow.training.torchutil import load_checkpoint, load_pretrained, seed_all, torchvision_imagenet_state
+from mammoflow.core.config import known_fields
+
+log = logging.getLogger("mammoflow.pipelines.nus.patch_classifier")
+
+CLASSES = ["background", "lesion"]
+ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+TILE = 32  # tile side of a tiled model = total stride of a ResNet trunk
+POOLINGS = ("mean", "gaussian")  # how a tiled model averages a window's tile features
+DEFAULT_STAGES = (
+    {"name": "head", "train": "head", "epochs": 3, "lr": 1e-3},
+    {"name": "last_block", "train": "last_block", "epochs": 10, "lr": 1e-4},
+    {"name": "all", "train": "all", "epochs": 37, "lr": 1e-5},
+)
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Model and training knobs of the `seed000.patch_classifier` config section."""
+
+    arch: str = "resnet50"
+    pretrained: str = "imagenet"
+    stages: tuple = DEFAULT_STAGES
+    batch_size: int = 32
+    weight_decay: float = 1e-4
+    samples_per_epoch: int = 0
+    val_fraction: float = 0.2
+    hflip: bool = True
+    vflip: bool = True
+    rotation_deg: float = 25.0
+    scale_min: float = 0.8
+    scale_max: float = 1.2
+    num_workers: int = 0
+    norm_max_patches: int = 5000
+    cache_mb: int = 2048
+    eval_batch_size: int = 128
+    threshold: float = 0.5
+    tiled: bool = True
+    pooling: str = "gaussian"
+    context_px: int = 0
+    consistency_weight: float = 1.0
+    device: str = "auto"
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | None) -> "ClassifierConfig":
+        """Build from a config mapping (unknown keys ignored; stages become a tuple of dicts)."""
+        kw = known_fields(cls, cfg)
+        if "stages" in kw:
+            kw["stages"] = tuple(dict(s) for s in kw["stages"])
+        out = cls(**kw)
+        if out.arch not in ARCHS:
+            raise ConfigError(f"patch_classifier.arch {out.arch!r} is not one of {ARCHS}")
+        if out.pooling not in POOLINGS:
+            raise ConfigError(f"patch_classifier.pooling {out.pooling!r} is not one of {POOLINGS}")
+        if out.tiled and out.context_px:
+            raise ConfigError("patch_classifier.context_px only applies to tiled: false (a tiled model's dense "
+                              "heatmap already equals the sliding one); set context_px: 0 or tiled: false")
+        return out
+
+    @classmethod
+    def for_set(cls, cfg: Mapping[str, Any] | None, patch_set: str, **extra: Any) -> "ClassifierConfig":
+        """The config of one patch set: the section's keys, overridden by `overrides[patch_set]`, then extra."""
+        cfg = dict(cfg or {})
+        over = dict((cfg.pop("overrides", None) or {}).get(patch_set, {}) or {})
+        return cls.from_config({**cfg, **over, **extra})
+
+
+# ----------------------------------------------------------------------------- model
+
+
+def _weights_enum(arch: str):
+    names = {"resnet18": "ResNet18_Weights", "resnet34": "ResNet34_Weights", "resnet50": "ResNet50_Weights",
+             "resnet101": "ResNet101_Weights", "resnet152": "ResNet152_Weights"}
+    return getattr(torchvision.models, names[arch]).IMAGENET1K_V1
+
+
+LAYOUTS = {"resnet18": (BasicBlock, [2, 2, 2, 2]), "resnet34": (BasicBlock, [3, 4, 6, 3]),
+           "resnet50": (Bottleneck, [3, 4, 6, 3]), "resnet101": (Bottleneck, [3, 4, 23, 3]),
+           "resnet152": (Bottleneck, [3, 8, 36, 3])}
+
+
+class TileTrunk(nn.Module):
+    """A ResNet trunk run on each tile x tile block of the input on its own: (N, C, H/t, W/t) local features."""
+
+    def __init__(self, body: nn.Module, tile: int = TILE):
+        super().__init__()
+        self.body = body
+        self.tile = int(tile)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of every tile (input zero-padded at the bottom/right to a whole number of tiles)."""
+        t = self.tile
+        n, c, h, w = x.shape
+        if h % t or w % t:
+            x = F.pad(x, (0, -w % t, 0, -h % t))
+            h, w = x.shape[-2:]
+        gh, gw = h // t, w // t
+        tiles = x.reshape(n, c, gh, t, gw, t).permute(0, 2, 4, 1, 3, 5).reshape(n * gh * gw, c, t, t)
+        f = self.body(tiles)
+        if f.shape[-2:] != (1, 1):
+            raise RuntimeError(f"a {t} px tile gave a {tuple(f.shape[-2:])} feature map (expected 1 x 1)")
+        return f.reshape(n, gh, gw, -1).permute(0, 3, 1, 2)
+
+
+def window_weights(kh: int, kw: int, pooling: str = "mean") -> torch.Tensor:
+    """(kh, kw) weights (sum 1) with which a window's tile features are averaged: uniform, or a Gaussian of
+    sigma = a quarter of the window side centred on the window (the centre tiles count most)."""
+    if pooling == "mean":
+        return torch.full((kh, kw), 1.0 / (kh * kw))
+    if pooling != "gaussian":
+        raise ConfigError(f"unknown window pooling {pooling!r}; choose one of {POOLINGS}")
+
+    def g(k: int) -> torch.Tensor:
+        r = torch.arange(k, dtype=torch.float64) - (k - 1) / 2
+        return torch.exp(-0.5 * (r / (k / 4)) ** 2)
+
+    w = torch.outer(g(kh), g(kw))
+    return (w / w.sum()).float()
+
+
+class TiledResNet(torchvision.models.ResNet):
+    """ResNet patch classifier that sees one 32 x 32 tile at a time (a bag of local features).
+
+    A window's logits are fc(weighted mean of its tiles' features, `pooling`); the dense heatmap pass over a
+    whole canvas computes every tile once and gives exactly the logits of every stride-32 sliding window.
+    """
+
+    tile = TILE
+
+    def __init__(self, block: type, layers: list[int], pooling: str = "mean"):
+        if pooling not in POOLINGS:
+            raise ConfigError(f"unknown window pooling {pooling!r}; choose one of {POOLINGS}")
+        super().__init__(block, layers)
+        self.pooling = pooling
+
+    def _forward_impl(self, x: torch.Tensor) -> torch.Tensor:
+        f = trunk(self)(x)
+        w = window_weights(f.shape[-2], f.shape[-1], self.pooling).to(f)
+        return self.fc((f * w).sum(dim=(-2, -1)))
+
+
+def build_model(arch: str = "resnet50", pretrained: str | None = "none", tiled: bool = False,
+                pooling: str = "mean") -> nn.Module:
+    """torchvision ResNet (tiled: TiledResNet with window `pooling`, same weights) with fc = Linear(in, 2);
+    pretrained = none | imagenet (local hub cache) | /path/to/weights."""
+    if arch not in ARCHS:
+        raise ConfigError(f"unknown patch classifier arch {arch!r}; choose one of {ARCHS}")
+    if tiled:
+        model = TiledResNet(*LAYOUTS[arch], pooling=pooling)
+    else:
+        model = getattr(torchvision.models, arch)(weights=None)
+    model.fc = nn.Linear(model.fc.in_features, len(CLASSES))
+    return load_pretrained(model, pretrained, imagenet_loader=lambda: torchvision_imagenet_state(_weights_enum(arch)))
+
+
+def trunk(model: nn.Module) -> nn.Module:
+    """The convolutional trunk of a torchvision ResNet (stem to layer4); tile by tile for a TiledResNet."""
+    body = nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool,
+                         model.layer1, model.layer2, model.layer3, model.layer4)
+    return TileTrunk(body, model.tile) if isinstance(model, TiledResNet) else body
+
+
+def centre_logits(model: nn.Module, x_ctx: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """Logits of the central patch_size window of context crops, as the dense heatmap pass computes them.
+
+    The trunk runs over the whole crop (the window's real neighbours instead of the zero padding an isolated
+    window gets), the features of the central window are average-pooled and fed to fc.
+    """
+    n, _, h, w = x_ctx.shape
+    if patch_size % 32 or (h - patch_size) % 64 or h != w:
+        raise ConfigError(f"context crops need a square side = patch + 2 x a multiple of 32, got {h}x{w}")
+    f = trunk(model)(x_ctx)
+    k, o = patch_size // 32, (h - patch_size) // 64
+    return model.fc(f[:, :, o:o + k, o:o + k].mean(dim=(2, 3)))
+
+
+def context_consistency_loss(model: nn.Module, x_ctx: torch.Tensor, y: torch.Tensor, patch_size: int,
+                             weight: float) -> torch.Tensor:
+    """Cross-entropy of the isolated window (sliding view) and of the same window in context (dense view),
+    plus weight x the squared difference of their log-odds, so that dense heatmaps reproduce sliding ones."""
+    o = (x_ctx.shape[-1] - patch_size) // 2
+    iso = model(x_ctx[:, :, o:o + patch_size, o:o + patch_size])
+    loss = F.cross_entropy(iso, y)
+    if o == 0:
+        return loss
+    ctx = centre_logits(model, x_ctx, patch_size)
+    d_iso, d_ctx = iso[:, 1] - iso[:, 0], ctx[:, 1] - ctx[:, 0]
+    return loss + F.cross_entropy(ctx, y) + weight * F.mse_loss(d_ctx, d_iso)
+
+
+def trainable(model: nn.Module, what: str) -> list[nn.Parameter]:
+    """Parameters a stage trains: head = fc; last_block = last residual block of layer4 + fc; all = everything."""
+    if what == "head":
+        return list(model.fc.parameters())
+    if what == "last_block":
+        return list(model.layer4[-1].parameters()) + list(model.fc.parameters())
+    if what == "layer4":
+        return list(model.layer4.parameters()) + list(model.fc.parameters())
+    if what == "all":
+        return list(model.parameters())
+    raise ConfigError(f"unknown stage scope {what!r} (head | last_block | layer4 | all)")
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """A trained patch classifier in eval mode and its metadata (arch, norm, patch_size, classes, ...)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"patch classifier checkpoint not found: {path}")
+    ck = load_checkpoint(path)
+    missing = [k for k in ("model", "arch", "norm", "patch_size") if k not in ck]
+    if missing:
+        raise ConfigError(f"{path}: not a patch classifier checkpoint (missing {missing})")
+    model = build_model(ck["arch"], "none", bool(ck.get("tiled", False)), str(ck.get("pooling", "mean")))
+    model.load_state_dict(ck["model"])
+    model.to(device).eval()
+    meta = {k: v for k, v in ck.items() if k not in ("model", "optimizer", "rng", "history")}
+    return model, meta
+
+
+def normalise(x01: torch.Tensor, norm: Mapping[str, float]) -> torch.Tensor:
+    """(N,1,H,W) or (N,H,W) values in [0,1] -> (N,3,H,W) standardised by the training-patch mean/std."""
+    if x01.dim() == 3:
+        x01 = x01[:, None]
+    x = (x01.float() - float(norm["mean"])) / float(norm["std"])
+    return x.expand(-1, 3, -1, -1)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def read_patch(path: str | Path) -> np.ndarray:
+    """A 16-bit patch PNG as uint16; ImageRejected naming the file if unreadable."""
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None or img.ndim != 2:
+        raise ImageRejected(str(path), "missing, unreadable or not single-channel patch PNG")
+    return img.astype(np.uint16, copy=False)
+
+
+class PatchDataset(Dataset):
+    """Patches as (1, H, W) float tensors in [0,1] (16-bit / 65535) with integer labels; optionally kept in memory."""
+
+    def __init__(self, paths: Sequence[str], labels: Sequence[int], cache: bool = False):
+        self.paths = [str(p) for p in paths]
+        self.labels = torch.tensor(np.array(labels, dtype=np.int64))
+        self.cache = np.stack([read_patch(p) for p in self.paths]) if cache and self.paths else None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        a = self.cache[i] if self.cache is not None else read_patch(self.paths[i])
+        return torch.from_numpy(a.astype(np.float32) / 65535.0)[None], self.labels[i]
+
+
+class ContextPatchDataset(Dataset):
+    """Patches with `margin` px of their canvas around them, (1, P+2m, P+2m) floats in [0,1], with labels.
+
+    The canvas crop centred on the patch centre holds the patch file's pixels in its middle; canvases are
+    kept in memory up to cache_mb, read again per sample beyond that.
+    """
+
+    def __init__(self, canvases: Sequence[str], cys: Sequence[int], cxs: Sequence[int], labels: Sequence[int],
+                 patch_size: int, margin: int, cache_mb: int = 2048):
+        self.canvases = [str(c) for c in canvases]
+        self.centres = list(zip((int(v) for v in cys), (int(v) for v in cxs)))
+        self.labels = torch.tensor(np.array(labels, dtype=np.int64))
+        self.size = int(patch_size) + 2 * int(margin)
+        self.cache: dict[str, np.ndarray] = {}
+        self.budget = int(cache_mb) * 2**20
+
+    def __len__(self) -> int:
+        return len(self.canvases)
+
+    def _canvas(self, path: str) -> np.ndarray:
+        img = self.cache.get(path)
+        if img is None:
+            img = read_patch(path)
+            if self.budget >= img.nbytes:
+                self.cache[path] = img
+                self.budget -= img.nbytes
+        return img
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        cy, cx = self.centres[i]
+        a = patches.crop(self._canvas(self.canvases[i]), cy, cx, self.size)
+        return torch.from_numpy(a.astype(np.float32) / 65535.0)[None], self.labels[i]
+
+
+def patch_centres(patch_tables: Sequence[str | Path], paths: Sequence[str]) -> pd.DataFrame:
+    """Canvas centre (cy, cx) and image id of each patch path, from the patch shard tables."""
+    tab = pd.concat([pd.read_csv(t, dtype={"image_id": str, "path": str}, usecols=["path", "image_id", "cy", "cx"])
+                     for t in patch_tables], ignore_index=True).drop_duplicates("path").set_index("path")
+    missing = [p for p in paths if p not in tab.index]
+    if missing:
+        raise ConfigError(f"{len(missing)} patches have no centre in the patch tables, e.g. {missing[0]}")
+    return tab.loc[list(paths)].reset_index()
+
+
+def patch_norm(paths: Sequence[str], max_patches: int, seed: int) -> dict[str, float]:
+    """Mean and std of pixel values (/65535) over the training patches (a seeded subset if there are more)."""
+    paths = list(paths)
+    if not paths:
+        raise ConfigError("no training patches to compute the normalisation from")
+    if max_patches and len(paths) > max_patches:
+        idx = np.sort(np.random.default_rng(seed).choice(len(paths), max_patches, replace=False))
+        paths = [paths[i] for i in idx]
+    s = s2 = n = 0.0
+    for p in paths:
+        a = read_patch(p).astype(np.float64) / 65535.0
+        s += a.sum()
+        s2 += (a * a).sum()
+        n += a.size
+    mean = s / n
+    std = math.sqrt(max(s2 / n - mean * mean, 0.0))
+    return {"mean": float(mean), "std": float(max(std, 1e-6))}
+
+
+def augment(x: torch.Tensor, gen: torch.Generator, cfg: ClassifierConfig) -> torch.Tensor:
+    """Random flips, rotation and isotropic scaling of a (N,1,H,W) batch, drawn from gen (deterministic)."""
+    n = x.shape[0]
+    r = torch.rand(n, 4, generator=gen, dtype=torch.float64).to(x.device)
+    if cfg.hflip:
+        x = torch.where((r[:, 0] < 0.5)[:, None, None, None], x.flip(-1), x)
+    if cfg.vflip:
+        x = torch.where((r[:, 1] < 0.5)[:, None, None, None], x.flip(-2), x)
+    if cfg.rotation_deg or cfg.scale_min != 1.0 or cfg.scale_max != 1.0:
+        ang = (r[:, 2] * 2 - 1) * math.radians(cfg.rotation_deg)
+        scale = cfg.scale_min + r[:, 3] * (cfg.scale_max - cfg.scale_min)
+        cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
+        theta = torch.stack([torch.stack([cos, -sin, torch.zeros_like(cos)], 1),
+                             torch.stack([sin, cos, torch.zeros_like(cos)], 1)], 1).to(x.dtype)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return x
+
+
+def read_patch_csv(path: str | Path) -> pd.DataFrame:
+    """A patch CSV (path,label,image_id,split,set) with string ids."""
+    df = pd.read_csv(path, dtype={"image_id": str, "path": str})
+    need = {"path", "label", "image_id"}
+    if not need <= set(df.columns):
+        raise ConfigError(f"{path}: patch CSV lacks columns {sorted(need - set(df.columns))}")
+    return df
+
+
+def study_groups(patches: pd.DataFrame, images_csv: str | Path | None) -> list[str]:
+    """Study id of every patch (from images.csv; the image id where unknown) for the grouped validation split."""
+    if images_csv is None or not Path(images_csv).is_file():
+        return patches["image_id"].astype(str).tolist()
+    im = pd.read_csv(images_csv, dtype=str, keep_default_na=False)
+    key = "study_id" if "study_id" in im.columns else "image_id"
+    m = dict(zip(im["image_id"], im[key]))
+    return [m.get(i, i) or i for i in patches["image_id"].astype(str)]
+
+
+# ----------------------------------------------------------------------------- train + evaluate
+
+
+@dataclass
+class TrainOutputs:
+    """Where train() writes (best.pt and last.pt go to model_dir)."""
+
+    model_dir: str
+    metrics: str
+    predictions: str
+    history: str
+    roc: str | None = None
+    tensorboard: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def train(train_csv: str | Path, test_csv: str | Path, outputs: TrainOutputs, cfg: ClassifierConfig,
+          images_csv: str | Path | None = None, seed: int = 0, threads: int | None = None, code: str = "",
+          on_epoch_end=None, patch_tables: Sequence[str | Path] = (), canvas: str = "") -> dict[str, Any]:
+    """Train the patch classifier with the staged schedule, pick the best epoch by val AUC, write test metrics.
+
+    With cfg.context_px > 0 the training patches are cut from their canvases (`canvas`, a template with
+    {image_id}) with that margin, located through the patch shard tables, for the context-consistency loss.
+    """
+    t_start = time.time()
+    seed_all(seed, threads)
+    dev = pick_device(cfg.device)
+    tr = read_patch_csv(train_csv)
+    te = read_patch_csv(test_csv)
+    if tr.empty or tr["label"].nunique() < 2:
+        raise ConfigError(f"{train_csv}: training patches must contain both classes (got {tr['label'].value_counts().to_dict()})")
+    groups = study_groups(tr, images_csv)
+    is_val = training.grouped_split(groups, tr["label"].astype(int).tolist(), cfg.val_fraction, seed)
+    trn, val = tr[~is_val].reset_index(drop=True), tr[is_val].reset_index(drop=True)
+    leak = set(np.asarray(groups)[is_val]) & set(np.asarray(groups)[~is_val])
+    assert not leak, f"study ids in both train and val: {sorted(leak)[:5]}"
+    norm = patch_norm(trn["path"].tolist(), cfg.norm_max_patches, seed)
+    patch_size = int(read_patch(trn["path"].iloc[0]).shape[0])
+    log.info("patches: %d train (%d lesion), %d val (%d lesion), %d test; norm %s; device %s", len(trn),
+             int(trn["label"].sum()), len(val), int(val["label"].sum()), len(te), norm, dev)
+
+    def cache_ok(n: int) -> bool:
+        return n * patch_size * patch_size * 2 <= cfg.cache_mb * 2**20
+
+    if cfg.context_px:
+        if cfg.context_px % 32 or not canvas or not patch_tables:
+            raise ConfigError("context_px needs a multiple of 32, the canvas template and the patch tables")
+        cen = patch_centres(patch_tables, trn["path"].tolist())
+        ds_tr = ContextPatchDataset([canvas.format(image_id=i) for i in cen["image_id"]], cen["cy"], cen["cx"],
+                                    trn["label"].astype(int), patch_size, cfg.context_px, cfg.cache_mb)
+    else:
+        ds_tr = PatchDataset(trn["path"], trn["label"].astype(int), cache=cache_ok(len(trn)))
+    ds_val = PatchDataset(val["path"], val["label"].astype(int), cache=cache_ok(len(val)))
+    if cfg.tiled and patch_size % TILE:
+        raise ConfigError(f"a tiled patch classifier needs a patch size divisible by {TILE}, got {patch_size}")
+    model = build_model(cfg.arch, cfg.pretrained, cfg.tiled, cfg.pooling)  # a plain ResNet ignores pooling
+    meta = {"arch": cfg.arch, "tiled": cfg.tiled, "pooling": cfg.pooling if cfg.tiled else "mean", "norm": norm,
+            "patch_size": patch_size, "classes": list(CLASSES), "pretrained": str(cfg.pretrained)}
+    stages = training.stages_from_config(cfg.stages)
+    fcfg = training.FitConfig(stages=stages, batch_size=cfg.batch_size, weight_decay=cfg.weight_decay,
+                              samples_per_epoch=cfg.samples_per_epoch, num_workers=cfg.num_workers, seed=seed,
+                              eval_batch_size=cfg.eval_batch_size)
+    fp = training.fingerprint(training.config_dict(fcfg), _cfg_dict(cfg), training.file_digest(train_csv),
+                              sorted(zip(trn["path"], trn["label"].astype(int))), sorted(val["path"]), code, seed)
+
+    def prep_train(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return normalise(augment(x, gen, cfg), norm)
+
+    def prep_eval(x: torch.Tensor) -> torch.Tensor:
+        return normalise(x, norm)
+
+    def loss_fn(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return context_consistency_loss(m, x, y, patch_size, cfg.consistency_weight)
+
+    result = training.fit(model, ds_tr, trn["label"].astype(int).tolist(), ds_val, fcfg, trainable, prep_train,
+                          prep_eval, outputs.model_dir, meta, fp, dev, outputs.tensorboard, on_epoch_end, loss_fn)
+    best, _ = load_model(Path(outputs.model_dir) / "best.pt", dev)
+    ds_te = PatchDataset(te["path"], te["label"].astype(int), cache=False)
+    scores, labels, test_loss = training.predict(best, ds_te, prep_eval, dev, cfg.eval_batch_size, cfg.num_workers)
+    m = binary_metrics(labels, scores, cfg.threshold)
+    metrics = {"set": outputs.extra.get("set", ""), "test": m, "test_loss": test_loss,
+               "best_epoch": result.best_epoch, "best_val_auc": result.best_val_auc,
+               "best_val_loss": result.best_val_loss, "selection": "max val AUC (ties: min val loss)",
+               "n_train": len(trn), "n_val": len(val), "n_test": len(te),
+               "n_train_studies": len(set(np.asarray(groups)[~is_val])), "n_val_studies": len(set(np.asarray(groups)[is_val])),
+               "arch": cfg.arch, "tiled": cfg.tiled, "pooling": meta["pooling"], "pretrained": str(cfg.pretrained),
+               "patch_size": patch_size, "norm": norm, "stages": [s.__dict__ for s in stages], "seed": seed}
+    write_json(outputs.metrics, metrics)
+    pd.DataFrame({"path": te["path"], "image_id": te["image_id"], "label": labels, "score": np.round(scores, 6)}) \
+        .to_csv(outputs.predictions, index=False)
+    pd.DataFrame(training.history_rows(result)).to_csv(outputs.history, index=False)
+    if outputs.roc:
+        plot_roc(labels, scores, outputs.roc, f"patch classifier ({outputs.extra.get('set', '')}), test AUC {m['auc']:.3f}")
+    log.info("test: AUC %.4f acc %.4f sens %.4f spec %.4f (%.0fs)", m["auc"], m["accuracy"], m["sensitivity"],
+             m["specificity"], time.time() - t_start)
+    return metrics
+
+
+def _cfg_dict(cfg: ClassifierConfig) -> dict[str, Any]:
+    d = {f.name: getattr(cfg, f.name) for f in fields(cfg)}
+    d["stages"] = [dict(s) for s in cfg.stages]
+    d.pop("device", None)
+    d.pop("num_workers", None)
+    d.pop("eval_batch_size", None)
+    return d
+
+
+def plot_roc(labels: np.ndarray, scores: np.ndarray, path: str | Path, title: str) -> None:
+    """ROC curve figure (PNG) of test scores."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fpr, tpr, _ = roc_curve(labels, scores)
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    ax.plot(fpr, tpr, lw=2)
+    ax.plot([0, 1], [0, 1], "k--", lw=1)
+    ax.set(xlabel="false-positive rate", ylabel="true-positive rate", title=title, xlim=(0, 1), ylim=(0, 1.01))
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)

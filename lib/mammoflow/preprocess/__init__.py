@@ -1,0 +1,1 @@
+"""Source image to canvas: geometry, breast mask, quality checks."""

@@ -1,0 +1,204 @@
+"""DICOM to a 16-bit PNG canvas with breast mask and the invertible geometry of the resize."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from mammoflow.io import dicom
+from mammoflow.preprocess.breast_mask import breast_mask, chest_wall_side
+from mammoflow.core.errors import ImageRejected
+
+log = logging.getLogger(__name__)
+
+SHARD_COLUMNS = ["image_id", "status", "reason", "source_path", "rows", "cols", "bits_stored", "photometric",
+                 "transfer_syntax", "presentation_intent", "laterality_dicom", "view_dicom", "manufacturer",
+                 "window_applied", "height", "width", "new_height", "new_width", "scale_y", "scale_x", "pad_top",
+                 "pad_left", "flipped", "chest_wall_side", "breast_fraction", "png_path", "mask_path"]
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How an original image maps into the canvas: x' = x*scale_x + pad_left (after an optional mirror)."""
+
+    rows: int
+    cols: int
+    height: int
+    width: int
+    new_height: int
+    new_width: int
+    scale_y: float
+    scale_x: float
+    pad_top: int
+    pad_left: int
+    flipped: bool = False
+
+
+@dataclass(frozen=True)
+class PreprocessParams:
+    """Preprocessing knobs (config section `preprocess`)."""
+
+    height: int = 1152
+    width: int = 896
+    voi: str = "none"
+    intensity: str = "minmax"
+    flip_to: str = "none"
+    mask_threshold: float = 0.05
+    mask_open_frac: float = 0.01
+    min_breast_fraction: float = 0.02
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> "PreprocessParams":
+        """Build from the config section, ignoring keys that are not preprocessing knobs."""
+        names = cls.__dataclass_fields__.keys()
+        return cls(**{k: v for k, v in cfg.items() if k in names})
+
+
+def fit_geometry(rows: int, cols: int, height: int, width: int, flipped: bool = False) -> Geometry:
+    """Aspect-preserving fit of rows x cols into height x width, padded symmetrically (floor top/left)."""
+    s = min(height / rows, width / cols)
+    nh = min(height, max(1, int(round(rows * s))))
+    nw = min(width, max(1, int(round(cols * s))))
+    return Geometry(rows, cols, height, width, nh, nw, nh / rows, nw / cols,
+                    (height - nh) // 2, (width - nw) // 2, flipped)
+
+
+def resize_to_canvas(image: np.ndarray, g: Geometry) -> np.ndarray:
+    """Resize (area when shrinking, linear when enlarging), mirror if asked, pad with zeros."""
+    interp = cv2.INTER_AREA if g.new_height < g.rows else cv2.INTER_LINEAR
+    small = cv2.resize(image, (g.new_width, g.new_height), interpolation=interp)
+    if g.flipped:
+        small = small[:, ::-1]
+    out = np.zeros((g.height, g.width), dtype=image.dtype)
+    out[g.pad_top:g.pad_top + g.new_height, g.pad_left:g.pad_left + g.new_width] = small
+    return out
+
+
+def boxes_to_canvas(boxes: np.ndarray, g: Geometry) -> np.ndarray:
+    """Map (N,4) boxes xmin,ymin,xmax,ymax from original pixels to canvas pixels."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    x0, y0, x1, y1 = b.T
+    if g.flipped:
+        x0, x1 = g.cols - x1, g.cols - x0
+    return np.stack([x0 * g.scale_x + g.pad_left, y0 * g.scale_y + g.pad_top,
+                     x1 * g.scale_x + g.pad_left, y1 * g.scale_y + g.pad_top], axis=1)
+
+
+def boxes_to_original(boxes: np.ndarray, g: Geometry) -> np.ndarray:
+    """Inverse of boxes_to_canvas."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    x0 = (b[:, 0] - g.pad_left) / g.scale_x
+    x1 = (b[:, 2] - g.pad_left) / g.scale_x
+    y0 = (b[:, 1] - g.pad_top) / g.scale_y
+    y1 = (b[:, 3] - g.pad_top) / g.scale_y
+    if g.flipped:
+        x0, x1 = g.cols - x1, g.cols - x0
+    return np.stack([x0, y0, x1, y1], axis=1)
+
+
+def to_uint16(image: np.ndarray, mode: str = "minmax") -> np.ndarray:
+    """Float image to uint16: per-image min..max (minmax) or the fixed [0,1] range (bits)."""
+    img = image.astype(np.float32)
+    if mode == "minmax":
+        lo, hi = float(img.min()), float(img.max())
+        img = (img - lo) / max(hi - lo, 1e-12)
+    return np.rint(np.clip(img, 0.0, 1.0) * 65535.0).astype(np.uint16)
+
+
+def preprocess_image(path: str | Path, p: PreprocessParams) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """One DICOM to (uint16 canvas, uint8 mask, record); raises ImageRejected for unusable input."""
+    dec = dicom.decode(path, voi=p.voi)
+    rows, cols = dec.image.shape
+    thumb = _thumb(dec.image)
+    side = chest_wall_side(breast_mask(thumb, p.mask_threshold, _open_px(p, thumb.shape[0])))
+    g = fit_geometry(rows, cols, p.height, p.width, flipped=(p.flip_to == "left" and side == "right"))
+    canvas = resize_to_canvas(dec.image, g)
+    mask = breast_mask(canvas, p.mask_threshold, _open_px(p, canvas.shape[0]))
+    frac = float(mask.mean())
+    if frac < p.min_breast_fraction:
+        raise ImageRejected(str(path), f"no breast tissue found (breast mask covers {frac:.3%} of the canvas)")
+    canvas = np.where(mask, canvas, 0.0)
+    png = to_uint16(canvas, p.intensity)
+    rec = {**dec.meta, **asdict(g), "chest_wall_side": "left" if g.flipped else side, "breast_fraction": frac}
+    return png, (mask.astype(np.uint8) * 255), rec
+
+
+def _open_px(p: PreprocessParams, height: int) -> int:
+    """Opening radius in pixels for an image of the given height."""
+    return int(round(p.mask_open_frac * height))
+
+
+def _thumb(image: np.ndarray, size: int = 256) -> np.ndarray:
+    """A small copy for cheap orientation checks."""
+    h, w = image.shape
+    s = size / max(h, w)
+    if s >= 1:
+        return image
+    return cv2.resize(image, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def write_png(path: str | Path, image: np.ndarray) -> None:
+    """Write a PNG (8- or 16-bit greyscale), creating the folder; fail loudly if the encoder fails."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), image):
+        raise OSError(f"could not write {path}")
+
+
+def read_png(path: str | Path) -> np.ndarray:
+    """Read a PNG with its bit depth unchanged."""
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise FileNotFoundError(f"cannot read image {path}")
+    return img
+
+
+REJECTED_MARKER = np.zeros((1, 1), dtype=np.uint16)
+
+
+def run_shard(items: Iterable[tuple[str, str | None, str]], png_paths: dict[str, str], mask_paths: dict[str, str],
+              params: PreprocessParams) -> pd.DataFrame:
+    """Preprocess a batch of (image_id, file path or None, listing reason); one table row per image.
+
+    A rejected image gets a 1x1 marker PNG (its target exists) and status 'rejected' with the reason.
+    """
+    rows = []
+    for image_id, path, listing_reason in items:
+        t0 = time.perf_counter()
+        rec: dict[str, Any] = {"image_id": image_id, "source_path": path or "", "status": "ok", "reason": ""}
+        try:
+            if listing_reason:
+                raise ImageRejected(path or image_id, listing_reason)
+            png, mask, info = preprocess_image(path, params)
+            write_png(png_paths[image_id], png)
+            write_png(mask_paths[image_id], mask)
+            rec.update(info)
+            rec.update(png_path=png_paths[image_id], mask_path=mask_paths[image_id])
+        except ImageRejected as exc:
+            log.warning("rejected %s", exc)
+            rec.update(status="rejected", reason=str(exc))
+            write_png(png_paths[image_id], REJECTED_MARKER)
+            write_png(mask_paths[image_id], REJECTED_MARKER.astype(np.uint8))
+        log.info("%s %s in %.3f s", image_id, rec["status"], time.perf_counter() - t0)
+        rows.append(rec)
+    df = pd.DataFrame(rows)
+    for c in SHARD_COLUMNS:
+        if c not in df:
+            df[c] = np.nan
+    return df[SHARD_COLUMNS]
+
+
+def run_shard_job(items: list[list[Any]], pngs: list[str], masks: list[str], table: str, cfg: dict[str, Any]) -> None:
+    """Snakemake entry point: preprocess one shard (pngs/masks aligned with items) and write its table."""
+    ids = [it[0] for it in items]
+    df = run_shard([(i, p, r) for i, p, r in items], dict(zip(ids, pngs)), dict(zip(ids, masks)),
+                   PreprocessParams.from_config(cfg))
+    Path(table).parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(table, index=False)

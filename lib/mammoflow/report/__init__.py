@@ -1,0 +1,1 @@
+"""Report items: the run overview and the rule graph."""

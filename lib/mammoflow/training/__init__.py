@@ -1,0 +1,1 @@
+"""The training engine and its helpers: devices, checkpoints, pretrained weights, splits."""
