@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from mammoflow.pipelines.nus import heatmap
-from mammoflow.pipelines.nus.patch_classifier import TiledResNet, build_model
+from mammoflow.pipelines.nus.windows import WindowGrid
+from mammoflow.pipelines.nus.patch_model import TiledResNet, build_model
 
 
 def synthetic_canvas(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -44,7 +45,7 @@ def synthetic_canvas(h: int, w: int, seed: int = 0) -> np.ndarray:
 @torch.no_grad()
 def logit_maps(model, x, patch, stride, max_windows, batch):
     """Sliding log-odds of the first max_windows windows (row-major) and the time taken."""
-    geo = heatmap.Geometry.for_canvas(x.shape[2], x.shape[3], patch, stride)
+    geo = WindowGrid.for_canvas(x.shape[2], x.shape[3], patch, stride)
     pos = [(i * stride, j * stride) for i in range(geo.rows) for j in range(geo.cols)][:max_windows]
     t0 = time.perf_counter()
     out = []
@@ -89,7 +90,7 @@ def main(argv=None) -> dict:
             t0 = time.perf_counter()
             dl = head(x)[0].double()
             times.append(time.perf_counter() - t0)
-    geo = heatmap.Geometry.for_canvas(a.height, a.width, patch, heatmap.NET_STRIDE)
+    geo = WindowGrid.for_canvas(a.height, a.width, patch, heatmap.NET_STRIDE)
     n_all = geo.rows * geo.cols
     n = min(a.max_windows or n_all, n_all)
     dense_lo = (dl[1] - dl[0])[:geo.rows, :geo.cols].numpy().ravel()[:n]

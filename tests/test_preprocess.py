@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mammoflow.io import png
 from mammoflow.preprocess import canvas as pp
 from mammoflow.preprocess.breast_mask import breast_mask, chest_wall_side, iou
 from mammoflow.io.dicom_writer import write_dicom
@@ -88,4 +89,4 @@ def test_rejected_images_get_marker_and_reason(tmp_path):
     df = pp.run_shard(items, pngs, masks, pp.PreprocessParams())
     assert list(df["status"]) == ["rejected", "rejected"]
     assert "missing" in df["reason"][0] and "escapes" in df["reason"][1]
-    assert pp.read_png(pngs["a"]).shape == (1, 1)
+    assert png.read(pngs["a"]).shape == (1, 1)

@@ -7,7 +7,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from mammoflow.pipelines.glam.model import GlamConfig
-from mammoflow.pipelines.glam.train import GlamImage
+from mammoflow.pipelines.glam.data import GlamImage
 
 SMALL = GlamConfig(window=(256, 160), crop_shape=(64, 64), global_width=8, local_width=8,
                    local_blocks=(1, 1, 1, 1))

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from mammoflow.pipelines.glam import crop as gc
-from mammoflow.datasets.nyu import load_exam_list, read_rejected
-from mammoflow.io.png import read_png, write_png
+from mammoflow.core.rejections import read as read_rejected
+from mammoflow.datasets.nyu import load_exam_list
+from mammoflow.io.png import read as read_png, write as write_png
 from prep_shapes import EXAM0, exam0_view, random_mask, to_image
 
 CROP_KEYS = ("window_location", "rightmost_points", "bottommost_points", "distance_from_starting_side")

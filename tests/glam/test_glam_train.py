@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from mammoflow.pipelines.glam.train import (GlamImage, compute_metrics, dice, exam_split, image_labels, infer,
-                                  saliency_rows, train_glam, visualize, write_predictions, GlamResult)
+from mammoflow.pipelines.glam.data import GlamImage, image_labels
+from mammoflow.pipelines.glam.figures import visualize
+from mammoflow.pipelines.glam.infer import GlamResult, compute_metrics, dice, infer, saliency_rows, write_predictions
+from mammoflow.pipelines.glam.plan import exam_split
+from mammoflow.pipelines.glam.train import train_glam
 from mammoflow.evaluation.metrics import roc_auc
 
 from glam_fixtures import SMALL, make_images
@@ -135,7 +138,8 @@ def test_load_exam_images_from_the_preparation(tmp_path):
     from mammoflow.pipelines.glam import crop as glam_crop
     from mammoflow.pipelines.glam import centers as optimal_centers
     from mammoflow.datasets.synthetic import nyu as synthetic_nyu
-    from mammoflow.pipelines.glam.train import dataset_splits, figure_ids, load_exam_images
+    from mammoflow.pipelines.glam.data import load_exam_images
+    from mammoflow.pipelines.glam.plan import dataset_splits, figure_ids
     from mammoflow.datasets.nyu import load_exam_list
     spec = {"seed": 3, "n_studies": 3, "height": 320, "width": 200, "lesion_fraction": 1.0, "test_fraction": 0.34}
     root, out = tmp_path / "data", tmp_path / "out"

@@ -7,8 +7,9 @@ import pytest
 
 from mammoflow.pipelines.glam import crop as gc
 from mammoflow.pipelines.glam import centers as oc
-from mammoflow.datasets.nyu import load_exam_list, read_rejected, write_exam_list
-from mammoflow.io.png import write_png
+from mammoflow.core.rejections import read as read_rejected
+from mammoflow.datasets.nyu import load_exam_list, write_exam_list
+from mammoflow.io.png import write as write_png
 from prep_shapes import EXAM0, exam0_view
 
 

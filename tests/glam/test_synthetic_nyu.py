@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mammoflow.core import rejections
 from mammoflow.datasets import nyu as el
 from mammoflow.pipelines.glam import crop as gc
 from mammoflow.pipelines.glam import centers as oc
 from mammoflow.datasets.synthetic import nyu as sn
-from mammoflow.io.png import read_png
+from mammoflow.io.png import read as read_png
 from mammoflow.core.safe_pickle import UnsafePickle
 
 SPEC = {"seed": 5, "n_studies": 6, "height": 400, "width": 256, "lesion_fraction": 0.9, "flip_fraction": 0.6,
@@ -93,7 +94,7 @@ def test_preparation_chain_on_synthetic_data(dataset, tmp_path):
     oc.run(str(out / "cropped.pkl"), str(out / "crops"), str(out / "data.pkl"), str(out / "data.json"),
            str(out / "rej_centers.csv"), list(WINDOW))
     n = SPEC["n_studies"]
-    rej = el.read_rejected(out / "rej_list.csv") + el.read_rejected(out / "rej_crop.csv")
+    rej = rejections.read(out / "rej_list.csv") + rejections.read(out / "rej_crop.csv")
     reasons = {(r["image_id"], r["stage"]): r["reason"] for r in rej}
     assert "background is not exactly zero" in reasons[(f"{n}_L-CC", "glam_crop")]
     assert "scanner border" in reasons[(f"{n + 1}_R-MLO", "glam_crop")]
@@ -101,7 +102,7 @@ def test_preparation_chain_on_synthetic_data(dataset, tmp_path):
     assert any("view R-CC missing" in r["reason"] for r in rej if r["stage"] == "glam_exam_list")
     assert "survives the erosion" in reasons[(f"{n + 3}_L-MLO", "glam_crop")]
     assert len(rej) == 5
-    assert el.read_rejected(out / "rej_centers.csv") == []
+    assert rejections.read(out / "rej_centers.csv") == []
     data = el.load_exam_list(out / "data.pkl")
     assert data[n + 3]["R-CC"] == [f"{n + 3}_R-CC"]  # smaller than the window: kept, padded at extraction
     small = read_png(out / "crops" / f"{n + 3}_R-CC.png")

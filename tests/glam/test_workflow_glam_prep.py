@@ -7,7 +7,8 @@ import json
 import pytest
 import yaml
 
-from mammoflow.datasets.nyu import load_exam_list, read_rejected
+from mammoflow.core.rejections import read as read_rejected
+from mammoflow.datasets.nyu import load_exam_list
 
 import wfutil as _root  # noqa: E402  (tests/ is on sys.path via tests/conftest.py)
 

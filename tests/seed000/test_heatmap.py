@@ -12,11 +12,12 @@ import torch
 import torch.nn.functional as F
 
 from mammoflow.pipelines.nus import heatmap
+from mammoflow.pipelines.nus.windows import WindowGrid
 
 from mammoflow.io import probmaps
 
-from mammoflow.pipelines.nus import warp
-from mammoflow.pipelines.nus.patch_classifier import build_model
+from mammoflow.pipelines.nus import saliency, warp, warps
+from mammoflow.pipelines.nus.patch_model import build_model
 
 
 def fake_checkpoint(path, arch="resnet18", patch_size=64, seed=0, tiled=False):
@@ -29,12 +30,12 @@ def fake_checkpoint(path, arch="resnet18", patch_size=64, seed=0, tiled=False):
 
 
 def test_geometry_of_the_seed_configuration():
-    g = heatmap.Geometry.for_canvas(1152, 896, 224, 32)
+    g = WindowGrid.for_canvas(1152, 896, 224, 32)
     assert (g.rows, g.cols) == (30, 22)  # 660 windows, as in the seed
     assert g.centre(0, 0) == (111.5, 111.5)  # centre of pixels 0..223
     assert g.centre(29, 21) == (111.5 + 29 * 32, 111.5 + 21 * 32)
     with pytest.raises(ValueError):
-        heatmap.Geometry.for_canvas(100, 300, 224, 32)
+        WindowGrid.for_canvas(100, 300, 224, 32)
 
 
 def test_dense_head_is_the_fully_convolutional_classifier():
@@ -145,7 +146,7 @@ def test_shard_runs_reject_bad_images_and_feed_the_warps(synth_dataset, tmp_path
     pngs = dict(zip(items["image_id"], items["png"]))
     heat_t = str(tmp_path / "{split}" / "{image_id}_scale{scale}_fwhm{fwhm}.npy")
     over_t = str(tmp_path / "{split}" / "{image_id}_overlay_scale{scale}_fwhm{fwhm}.png")
-    heatmap.derive_shard(str(tmp_path / "hm" / "s000.csv"), pngs, [20.0], [15], 32, heat_t, over_t)
+    saliency.derive_shard(str(tmp_path / "hm" / "s000.csv"), pngs, [20.0], [15], 32, heat_t, over_t)
     i0, s0 = items["image_id"][0], items["split"][0]
     d = np.load(heat_t.format(split=s0, image_id=i0, scale="20", fwhm="15"))
     assert d.shape == warp.grid_shape(192, 160, 32) and abs(d.sum() - 1) < 1e-5
@@ -155,7 +156,7 @@ def test_shard_runs_reject_bad_images_and_feed_the_warps(synth_dataset, tmp_path
     warp_t = str(tmp_path / "w" / "{image_id}_warp_scale{scale}_fwhm{fwhm}_lam{lam}.png")
     grid_t = str(tmp_path / "g" / "{image_id}_grid_scale{scale}_fwhm{fwhm}_lam{lam}.npy")
     wt = str(tmp_path / "w" / "s000.csv")
-    warp.run_shard(str(tmp_path / "hm" / "s000.csv"), pngs, [20.0], [15.0], [0.5, 1.0], 32, warp_t, grid_t, wt)
+    warps.run_shard(str(tmp_path / "hm" / "s000.csv"), pngs, [20.0], [15.0], [0.5, 1.0], 32, warp_t, grid_t, wt)
     w = pd.read_csv(wt, keep_default_na=False, dtype=str)
     assert len(w) == 16 and set(w["lam"]) == {"0.5", "1"}
     black_rows = w[w["image_id"] == "bad2"]
@@ -165,7 +166,7 @@ def test_shard_runs_reject_bad_images_and_feed_the_warps(synth_dataset, tmp_path
     g = np.load(grid_t.format(image_id=i0, scale="20", fwhm="15", lam="0.5"))
     assert g.shape == warp.grid_shape(192, 160, 32) + (2,) and np.abs(g).max() <= 1
     # deterministic: a second run writes byte-identical files
-    warp.run_shard(str(tmp_path / "hm" / "s000.csv"), pngs, [20.0], [15.0], [0.5], 32,
+    warps.run_shard(str(tmp_path / "hm" / "s000.csv"), pngs, [20.0], [15.0], [0.5], 32,
                    warp_t.replace("/w/", "/w2/"), grid_t.replace("/g/", "/g2/"), str(tmp_path / "w2.csv"))
     for t in (warp_t, grid_t):
         a = t.format(image_id=i0, scale="20", fwhm="15", lam="0.5")

@@ -13,10 +13,13 @@ import torch
 
 from seed000_synth import make_dataset
 from mammoflow.pipelines.nus import patch_classifier as PC
+from mammoflow.pipelines.nus import patch_model as PM
 from mammoflow.pipelines.nus import patches as P
 from mammoflow.training import engine as training
+from mammoflow.training import splits
 from mammoflow.core.errors import ConfigError
-from mammoflow.training.torchutil import load_checkpoint, torch_hub_dir
+from mammoflow.training.checkpoints import load_checkpoint
+from mammoflow.training.pretrained import torch_hub_dir
 
 
 @pytest.fixture(scope="module")
@@ -40,33 +43,33 @@ def _outputs(d: Path) -> PC.TrainOutputs:
 
 
 def test_build_model_contract(tmp_path):
-    m = PC.build_model("resnet18", "none")
+    m = PM.build_model("resnet18", "none")
     assert isinstance(m.fc, torch.nn.Linear) and m.fc.out_features == 2
     m.eval()
     assert m(torch.zeros(2, 3, 64, 64)).shape == (2, 2)
     # a weights file: all backbone weights load, the head is kept when shapes differ
-    other = PC.build_model("resnet18", "none")
+    other = PM.build_model("resnet18", "none")
     torch.save({"model": other.state_dict()}, tmp_path / "w.pt")
-    m2 = PC.build_model("resnet18", str(tmp_path / "w.pt"))
+    m2 = PM.build_model("resnet18", str(tmp_path / "w.pt"))
     assert torch.equal(m2.conv1.weight, other.conv1.weight)
     with pytest.raises(ConfigError):
-        PC.build_model("vgg11", "none")
+        PM.build_model("vgg11", "none")
     with pytest.raises(ConfigError):
-        PC.build_model("resnet18", str(tmp_path / "missing.pt"))
+        PM.build_model("resnet18", str(tmp_path / "missing.pt"))
     if not (torch_hub_dir() / "resnet18-f37072fd.pth").is_file():
         with pytest.raises(ConfigError, match="local torch hub cache"):
-            PC.build_model("resnet18", "imagenet")
+            PM.build_model("resnet18", "imagenet")
 
 
 def test_grouped_split_has_no_leakage_and_both_classes():
     groups = [f"s{i // 4}" for i in range(80)]
     labels = [1 if (i // 4) % 3 == 0 and i % 2 else 0 for i in range(80)]
-    val = training.grouped_split(groups, labels, 0.25, seed=0)
+    val = splits.grouped_split(groups, labels, 0.25, seed=0)
     g = np.asarray(groups)
     assert not set(g[val]) & set(g[~val])
     assert 0.1 < val.mean() < 0.4
     assert set(np.asarray(labels)[val]) == {0, 1}
-    assert (training.grouped_split(groups, labels, 0.25, seed=0) == val).all()
+    assert (splits.grouped_split(groups, labels, 0.25, seed=0) == val).all()
 
 
 def test_augment_is_deterministic_and_flips_exact():
@@ -79,7 +82,7 @@ def test_augment_is_deterministic_and_flips_exact():
     flips = PC.augment(x, torch.Generator().manual_seed(5), PC.ClassifierConfig(rotation_deg=0, scale_min=1, scale_max=1))
     for i in range(8):  # pure flips keep the pixel values
         assert any(torch.equal(flips[i], t) for t in (x[i], x[i].flip(-1), x[i].flip(-2), x[i].flip(-1).flip(-2)))
-    assert PC.normalise(x, {"mean": 0.5, "std": 0.25}).shape == (8, 3, 32, 32)
+    assert PM.normalise(x, {"mean": 0.5, "std": 0.25}).shape == (8, 3, 32, 32)
 
 
 @pytest.mark.slow
@@ -99,9 +102,9 @@ def test_training_learns_and_writes_contract(patch_set, tmp_path):
     saved = json.loads((out / "metrics.json").read_text())
     for k in ("auc", "accuracy", "sensitivity", "specificity", "precision", "f1"):
         assert k in saved["test"]
-    model, meta = PC.load_model(out / "best.pt")
+    model, meta = PM.load_model(out / "best.pt")
     assert meta["arch"] == "resnet18" and meta["patch_size"] == 32 and meta["classes"] == ["background", "lesion"]
-    assert meta["tiled"] and isinstance(model, PC.TiledResNet)
+    assert meta["tiled"] and isinstance(model, PM.TiledResNet)
     assert 0 < meta["norm"]["mean"] < 1 and meta["norm"]["std"] > 0
     ck = load_checkpoint(out / "best.pt")
     assert set(ck) >= {"model", "arch", "norm", "patch_size", "classes"}
@@ -172,19 +175,19 @@ def test_context_crops_hold_the_patch_and_the_dense_view_matches_the_heatmap_hea
         patch = PC.read_patch(tr["path"].iloc[k]).astype(np.float32) / 65535.0
         assert np.array_equal(x[0, 32:64, 32:64].numpy(), patch)  # the patch file is the crop's centre
     torch.manual_seed(0)
-    model = PC.build_model("resnet18", "none").eval()
-    xb = PC.normalise(torch.stack([ds[k][0] for k in range(len(tr))]), {"mean": 0.4, "std": 0.2})
+    model = PM.build_model("resnet18", "none").eval()
+    xb = PM.normalise(torch.stack([ds[k][0] for k in range(len(tr))]), {"mean": 0.4, "std": 0.2})
     with torch.no_grad():
-        ctx = PC.centre_logits(model, xb, 32)
+        ctx = PM.centre_logits(model, xb, 32)
         dense = heatmap.DenseHead(model, 32).eval()(xb)  # (N, 2, 3, 3) window map at stride 32
     assert torch.allclose(ctx, dense[:, :, 1, 1], atol=1e-5)  # the centre window as the dense heatmap sees it
     y = torch.tensor(tr["label"].to_numpy(copy=True))
     with torch.no_grad():
         plain = torch.nn.functional.cross_entropy(model(xb[:, :, 32:64, 32:64]), y)
-        assert torch.allclose(PC.context_consistency_loss(model, xb[:, :, 32:64, 32:64], y, 32, 1.0), plain)
-        assert PC.context_consistency_loss(model, xb, y, 32, 1.0) > plain
+        assert torch.allclose(PM.context_consistency_loss(model, xb[:, :, 32:64, 32:64], y, 32, 1.0), plain)
+        assert PM.context_consistency_loss(model, xb, y, 32, 1.0) > plain
     with pytest.raises(ConfigError):
-        PC.centre_logits(model, xb[:, :, :80, :80], 32)
+        PM.centre_logits(model, xb[:, :, :80, :80], 32)
 
 
 def test_config_per_set_overrides():
@@ -205,43 +208,43 @@ def test_config_per_set_overrides():
 
 def test_tiled_model_sees_one_tile_at_a_time(tmp_path):
     torch.manual_seed(0)
-    m = PC.build_model("resnet18", "none", tiled=True).eval()
-    plain = PC.build_model("resnet18", "none")
+    m = PM.build_model("resnet18", "none", tiled=True).eval()
+    plain = PM.build_model("resnet18", "none")
     assert m.state_dict().keys() == plain.state_dict().keys()  # same layers: weights move between the two
     x = torch.randn(2, 3, 96, 64)
     with torch.no_grad():
-        f = PC.trunk(m)(x)
+        f = PM.trunk(m)(x)
         assert f.shape == (2, 512, 3, 2)
         x2 = x.clone()
         x2[0, :, 40:50, 33:60] += 3.0  # inside tile (1, 1) of the first image only
-        d = (PC.trunk(m)(x2) - f).abs().amax(1)
+        d = (PM.trunk(m)(x2) - f).abs().amax(1)
         assert d[0, 1, 1] > 1e-3 and d.sum() == d[0, 1, 1]  # no other tile's features move
         # each tile's features are the plain trunk's features of that tile alone
         plain.load_state_dict(m.state_dict())
         plain.eval()
-        assert torch.allclose(f[1, :, 2, 0], PC.trunk(plain)(x[1:, :, 64:96, 0:32])[0, :, 0, 0], atol=1e-5)
+        assert torch.allclose(f[1, :, 2, 0], PM.trunk(plain)(x[1:, :, 64:96, 0:32])[0, :, 0, 0], atol=1e-5)
         # a window's logits: fc of the mean of its tiles' features
         assert torch.allclose(m(x), m.fc(f.mean((2, 3))), atol=1e-5)
-        assert PC.trunk(m)(torch.randn(1, 3, 70, 40)).shape == (1, 512, 3, 2)  # zero-padded to whole tiles
-    g = PC.build_model("resnet18", "none", tiled=True, pooling="gaussian").eval()
+        assert PM.trunk(m)(torch.randn(1, 3, 70, 40)).shape == (1, 512, 3, 2)  # zero-padded to whole tiles
+    g = PM.build_model("resnet18", "none", tiled=True, pooling="gaussian").eval()
     g.load_state_dict(m.state_dict())
     with torch.no_grad():
-        w = PC.window_weights(3, 2, "gaussian")
+        w = PM.window_weights(3, 2, "gaussian")
         assert torch.allclose(g(x), g.fc((f * w).sum((2, 3))), atol=1e-5)
     torch.save({"model": g.state_dict(), "arch": "resnet18", "tiled": True, "pooling": "gaussian",
                 "norm": {"mean": 0.3, "std": 0.2}, "patch_size": 64, "classes": ["background", "lesion"]},
                tmp_path / "t.pt")
-    loaded, meta = PC.load_model(tmp_path / "t.pt")
-    assert isinstance(loaded, PC.TiledResNet) and meta["tiled"] and loaded.pooling == "gaussian"
+    loaded, meta = PM.load_model(tmp_path / "t.pt")
+    assert isinstance(loaded, PM.TiledResNet) and meta["tiled"] and loaded.pooling == "gaussian"
 
 
 def test_window_weights():
-    u = PC.window_weights(7, 7, "mean")
+    u = PM.window_weights(7, 7, "mean")
     assert torch.allclose(u, torch.full((7, 7), 1 / 49))
-    g = PC.window_weights(7, 7, "gaussian")
+    g = PM.window_weights(7, 7, "gaussian")
     assert abs(float(g.sum()) - 1) < 1e-6 and torch.equal(g, g.T) and torch.equal(g, g.flip(0))
     assert g[3, 3] == g.max() and g[0, 0] == g.min() and g[3, 3] / g[3, 0] > 4  # sigma = 7/4 tiles
-    g4 = PC.window_weights(4, 4, "gaussian")  # even side: the four centre tiles share the peak
+    g4 = PM.window_weights(4, 4, "gaussian")  # even side: the four centre tiles share the peak
     assert torch.allclose(g4[1:3, 1:3], g4[1:3, 1:3].max().expand(2, 2))
     with pytest.raises(ConfigError):
-        PC.window_weights(3, 3, "max")
+        PM.window_weights(3, 3, "max")

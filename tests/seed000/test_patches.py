@@ -170,7 +170,8 @@ def test_bad_inputs_become_rejection_rows(synth_dataset):
     images.to_csv(ip, index=False)
     findings.to_csv(fp, index=False)
     tab, rej = _run(ip, fp, tmp / "out")
-    reasons = dict(zip(rej.image_id + "/" + rej.finding_id, rej.reason))
+    fid = rej.reason.str.extract(r"\[finding (\S+)\]", expand=False).fillna("")
+    reasons = dict(zip(rej.image_id + "/" + fid, rej.reason))
     assert "breast mask is empty" in reasons[images.image_id[1] + "/"]
     assert "does_not_exist.png" in reasons[images.image_id[3] + "/"]
     assert "outside the canvas" in reasons[lesion_img + "/zz_out"]

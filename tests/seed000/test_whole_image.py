@@ -12,7 +12,7 @@ import torch
 
 from seed000_synth import synth_canvas
 from mammoflow.pipelines.nus import heatmap
-from mammoflow.pipelines.nus import warp
+from mammoflow.pipelines.nus import warps
 from mammoflow.pipelines.nus import whole_image
 from test_heatmap import fake_checkpoint
 
@@ -43,7 +43,7 @@ def shard_tables(root, df, ck, lams=(1.0,)):
     probs = str(root / "hm" / "s000_prob.h5")
     heatmap.run_shard(items, ck, probs, str(root / "hm" / "s000.csv"))
     pngs = dict(zip(items["image_id"], items["png"]))
-    warp.run_shard(str(root / "hm" / "s000.csv"), pngs, [20], [15], list(lams), 32,
+    warps.run_shard(str(root / "hm" / "s000.csv"), pngs, [20], [15], list(lams), 32,
                    str(root / "w" / "{image_id}_{scale}_{fwhm}_{lam}.png"),
                    str(root / "g" / "{image_id}_{scale}_{fwhm}_{lam}.npy"), str(root / "w" / "s000.csv"))
     return [str(root / "hm" / "s000.csv")], [str(root / "w" / "s000.csv")]
@@ -108,7 +108,7 @@ def test_label_mapping_and_config_checks():
 
 
 def test_model_shapes():
-    from mammoflow.pipelines.nus.patch_classifier import build_model
+    from mammoflow.pipelines.nus.patch_model import build_model
     for arch in ("resnet18", "resnet50"):
         net = whole_image.WholeImageNet(build_model(arch, "none"), extra_blocks=2).eval()
         with torch.no_grad():

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from mammoflow.pipelines.nus import patch_classifier as PC
+from mammoflow.pipelines.nus import patch_model as PM
 
 import wfutil as _root  # noqa: E402  (tests/ is on sys.path via tests/conftest.py)
 
@@ -51,7 +52,7 @@ def test_patch_sets_and_rejections_cover_every_image(built):
 
 def test_checkpoint_contract_and_metrics(built):
     wd, _ = built
-    model, meta = PC.load_model(wd / MODEL / "best.pt")
+    model, meta = PM.load_model(wd / MODEL / "best.pt")
     assert meta["arch"] == "resnet18" and meta["patch_size"] == 32 and meta["classes"] == ["background", "lesion"]
     assert set(meta["norm"]) == {"mean", "std"}
     m = pd.read_json(wd / TARGET, typ="series")

@@ -84,7 +84,7 @@ for _ds in GLAM["datasets"]:
             window=GLAM["window"],
             seed=config["seed"],
             device=config.get("device", "auto"),
-            code=code_digest("mammoflow.pipelines.glam.train"),
+            code=code_digest("mammoflow.pipelines.glam.infer"),
         log:
             f"logs/{_ds}/glam/predict.log",
         threads: GLAM_JOB.get("threads", 2)
@@ -113,7 +113,7 @@ rule glam_metrics:
         ),
     params:
         train=GLAM_TRAIN,
-        code=code_digest("mammoflow.pipelines.glam.train"),
+        code=code_digest("mammoflow.pipelines.glam.infer"),
     log:
         "logs/{dataset}/glam/metrics.log",
     conda:

@@ -33,7 +33,7 @@ for _ds in S000["datasets"]:
                 grid_format=WP["grid_format"],
                 warp=s000_template(WARP, _ds),
                 grid=s000_template(GRID, _ds) if _batched else "",
-                code=code_digest("mammoflow.pipelines.nus.warp"),
+                code=code_digest("mammoflow.pipelines.nus.warps"),
             log:
                 f"logs/{_ds}/warps/{_shard}.log",
             threads: 1
@@ -59,7 +59,7 @@ for _ds in S000["datasets"]:
                 png=lambda w, ds=_ds: PNG.format(ds=ds, image_id=w.image_id),
                 long_side=WP["grid_long_side"],
                 grid_format=WP["grid_format"],
-                code=code_digest("mammoflow.pipelines.nus.warp"),
+                code=code_digest("mammoflow.pipelines.nus.warps"),
             log:
                 f"logs/{_ds}/grids/" + "{split}/{image_id}_scale{scale}_fwhm{fwhm}_lam{lam}.log",
             threads: 1

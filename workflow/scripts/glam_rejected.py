@@ -1,6 +1,6 @@
-"""One rejection table for the GLAM preparation stages of a dataset."""
-from mammoflow.pipelines.glam.centers import combine_rejections
+"""One rejection table of the GLAM preparation (exam list, crop, centres)."""
+from mammoflow.core import rejections
 from mammoflow.core.smk import setup_logging
 
 setup_logging(snakemake)
-combine_rejections(list(snakemake.input), snakemake.output[0])
+rejections.combine(list(snakemake.input), snakemake.output[0])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import re
@@ -11,6 +10,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from mammoflow.core import rejections
 from mammoflow.core.errors import MammoflowError
 from mammoflow.core.paths import is_safe_id
 from mammoflow.core.safe_pickle import dump, restricted_load
@@ -184,32 +184,12 @@ def validate_exams(exams: list[Any], source: str, images_dir: str | Path | None 
     return clean, rows
 
 
-def read_rejected(path: str | Path) -> list[dict[str, str]]:
-    """Read a rejection table written by write_rejected."""
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-REJECTED_COLUMNS = ["image_id", "source_path", "stage", "reason"]
-
-
-def write_rejected(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Write a rejection table (image_id, source_path, stage, reason)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=REJECTED_COLUMNS, lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k, "") for k in REJECTED_COLUMNS})
-
-
 def run_validate(exam_list: str, images_dir: str, out_pkl: str, out_json: str, rejected_csv: str) -> None:
     """Snakemake entry point: safe-load + validate a raw NYU exam list, write pkl/JSON and rejection rows."""
     exams = load_exam_list(exam_list)
     clean, rows = validate_exams(exams, exam_list, images_dir)
     write_exam_list(clean, out_pkl, out_json)
-    write_rejected(rejected_csv, rows)
+    rejections.write(rejected_csv, rows)
     log.info("%d exams, %d images kept, %d rejection rows", len(clean),
              sum(len(e[v]) for e in clean for v in VIEWS), len(rows))
 
@@ -299,7 +279,7 @@ def run_from_table(images_csv: str, out_pkl: str, out_json: str, rejected_csv: s
     table = pd.read_csv(images_csv, dtype={"image_id": str, "study_id": str})
     exams, rows = exam_list_from_table(table, images_csv, malignant_birads)
     write_exam_list(exams, out_pkl, out_json)
-    write_rejected(rejected_csv, rows)
+    rejections.write(rejected_csv, rows)
     log.info("%d exams from %s, %d rejection rows", len(exams), images_csv, len(rows))
 
 

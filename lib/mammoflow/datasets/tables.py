@@ -9,6 +9,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from mammoflow.core import rejections
 from mammoflow.core.naming import TABLE_NAMES
 from mammoflow.preprocess.canvas import Geometry, boxes_to_canvas
 
@@ -19,7 +20,6 @@ IMAGE_COLUMNS = ["image_id", "study_id", "series_id", "patient_id", "laterality"
                  "chest_wall_side", "breast_fraction", "shard"]
 FINDING_COLUMNS = ["finding_id", "image_id", "study_id", "split", "category", "finding_birads",
                    "xmin", "ymin", "xmax", "ymax", "rxmin", "rymin", "rxmax", "rymax"]
-REJECTED_COLUMNS = ["image_id", "source_path", "stage", "reason"]
 MANIFEST_COLUMNS = ["path", "image_id", "label", "birads", "split", "scale_y", "scale_x", "pad_top", "pad_left",
                     "flipped"]
 
@@ -89,7 +89,7 @@ def build_tables(breast_csv: str | Path, findings_csv: str | Path, shard_tables:
     counts = findings.groupby("image_id").size() if len(findings) else pd.Series(dtype=int)
     img["n_findings"] = img["image_id"].map(counts).fillna(0).astype(int)
     img = img.sort_values("image_id").reset_index(drop=True)[IMAGE_COLUMNS]
-    rej = pd.DataFrame(rejected, columns=REJECTED_COLUMNS).sort_values(["stage", "image_id", "reason"])
+    rej = pd.DataFrame(rejected, columns=list(rejections.COLUMNS)).sort_values(["stage", "image_id", "reason"])
     manifest = pd.DataFrame({
         "path": img["png_path"], "image_id": img["image_id"], "label": img["label"],
         "birads": img["breast_birads"], "split": img["split"], "scale_y": img["scale_y"],

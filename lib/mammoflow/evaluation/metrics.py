@@ -1,4 +1,4 @@
-"""Binary classification metrics without extra dependencies."""
+"""Metrics shared by the pipelines: AUC, ROC, binary metrics at a threshold, Dice, and the JSON writer."""
 
 from __future__ import annotations
 
@@ -69,3 +69,10 @@ def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict[str, float]:
     return {"auc": roc_auc(y, s), "accuracy": div(tp + tn, len(y)), "sensitivity": sens,
             "specificity": div(tn, tn + fp), "precision": prec, "f1": f1,
             "tp": tp, "tn": tn, "fp": fp, "fn": fn, "n": int(len(y)), "threshold": float(threshold)}
+
+
+def dice(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Dice coefficient of two boolean masks (1.0 when both are empty)."""
+    p, t = pred.astype(bool), truth.astype(bool)
+    s = p.sum() + t.sum()
+    return 1.0 if s == 0 else float(2.0 * (p & t).sum() / s)

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from mammoflow.io import dicom
+from mammoflow.io import dicom, png
 from mammoflow.preprocess.breast_mask import breast_mask, chest_wall_side
 from mammoflow.core.errors import ImageRejected
 
@@ -125,9 +125,9 @@ def preprocess_image(path: str | Path, p: PreprocessParams) -> tuple[np.ndarray,
     if frac < p.min_breast_fraction:
         raise ImageRejected(str(path), f"no breast tissue found (breast mask covers {frac:.3%} of the canvas)")
     canvas = np.where(mask, canvas, 0.0)
-    png = to_uint16(canvas, p.intensity)
+    out = to_uint16(canvas, p.intensity)
     rec = {**dec.meta, **asdict(g), "chest_wall_side": "left" if g.flipped else side, "breast_fraction": frac}
-    return png, (mask.astype(np.uint8) * 255), rec
+    return out, (mask.astype(np.uint8) * 255), rec
 
 
 def _open_px(p: PreprocessParams, height: int) -> int:
@@ -142,22 +142,6 @@ def _thumb(image: np.ndarray, size: int = 256) -> np.ndarray:
     if s >= 1:
         return image
     return cv2.resize(image, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
-
-
-def write_png(path: str | Path, image: np.ndarray) -> None:
-    """Write a PNG (8- or 16-bit greyscale), creating the folder; fail loudly if the encoder fails."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), image):
-        raise OSError(f"could not write {path}")
-
-
-def read_png(path: str | Path) -> np.ndarray:
-    """Read a PNG with its bit depth unchanged."""
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise FileNotFoundError(f"cannot read image {path}")
-    return img
 
 
 REJECTED_MARKER = np.zeros((1, 1), dtype=np.uint16)
@@ -176,16 +160,16 @@ def run_shard(items: Iterable[tuple[str, str | None, str]], png_paths: dict[str,
         try:
             if listing_reason:
                 raise ImageRejected(path or image_id, listing_reason)
-            png, mask, info = preprocess_image(path, params)
-            write_png(png_paths[image_id], png)
-            write_png(mask_paths[image_id], mask)
+            image, mask, info = preprocess_image(path, params)
+            png.write(png_paths[image_id], image)
+            png.write(mask_paths[image_id], mask)
             rec.update(info)
             rec.update(png_path=png_paths[image_id], mask_path=mask_paths[image_id])
         except ImageRejected as exc:
             log.warning("rejected %s", exc)
             rec.update(status="rejected", reason=str(exc))
-            write_png(png_paths[image_id], REJECTED_MARKER)
-            write_png(mask_paths[image_id], REJECTED_MARKER.astype(np.uint8))
+            png.write(png_paths[image_id], REJECTED_MARKER)
+            png.write(mask_paths[image_id], REJECTED_MARKER.astype(np.uint8))
         log.info("%s %s in %.3f s", image_id, rec["status"], time.perf_counter() - t0)
         rows.append(rec)
     df = pd.DataFrame(rows)

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from mammoflow.preprocess.breast_mask import iou
-from mammoflow.preprocess.canvas import Geometry, read_png, resize_to_canvas
+from mammoflow.io import png
+from mammoflow.preprocess.canvas import Geometry, resize_to_canvas
 
 
 def gt_mask_on_canvas(gt: np.ndarray, r: pd.Series) -> np.ndarray:
@@ -25,8 +26,8 @@ def breast_mask_qc(images_csv: str | Path, ground_truth: list[str]) -> pd.DataFr
     gt_of = {Path(p).name[: -len("_breast.png")]: p for p in ground_truth if str(p).endswith("_breast.png")}
     rows = []
     for _, r in img.iterrows():
-        gt = read_png(gt_of[r["image_id"]])
-        pred = read_png(r["mask_path"]) > 0
+        gt = png.read(gt_of[r["image_id"]])
+        pred = png.read(r["mask_path"]) > 0
         rows.append({"image_id": r["image_id"], "view": r["view"], "laterality": r["laterality"],
                      "iou": round(iou(pred, gt_mask_on_canvas(gt, r)), 6)})
     return pd.DataFrame(rows)

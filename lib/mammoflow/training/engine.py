@@ -1,310 +1,422 @@
-"""Staged supervised training with weighted sampling, grouped validation, best/last checkpoints, resume and TensorBoard."""
+"""The one training loop: stages, optimisers, schedules, sampling, validation, best/last checkpoints, resume."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
-import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler, WeightedRandomSampler
 
-from mammoflow.evaluation.metrics import roc_auc
-from mammoflow.training.torchutil import load_checkpoint, save_atomic
+from mammoflow.core.errors import ConfigError
+from mammoflow.training.checkpoints import load_checkpoint, save_atomic
+from mammoflow.training.rng import rng_state, set_rng_state
+from mammoflow.training.tensorboard import EpochWriter
 
 log = logging.getLogger("mammoflow.training")
 
-
-@dataclass(frozen=True)
-class Stage:
-    """One fine-tuning stage: which parameters train (a name the model's `trainable` understands), epochs, lr."""
-
-    name: str
-    train: str
-    epochs: int
-    lr: float
-
-
-@dataclass
-class FitConfig:
-    """Loop settings shared by every stage."""
-
-    stages: Sequence[Stage]
-    batch_size: int = 32
-    weight_decay: float = 1e-4
-    samples_per_epoch: int = 0  # 0 = as many draws as training samples
-    num_workers: int = 0
-    seed: int = 0
-    eval_batch_size: int = 128
-
-
-@dataclass
-class FitResult:
-    """What a finished fit leaves behind."""
-
-    best_epoch: int
-    best_val_auc: float
-    best_val_loss: float
-    history: list[dict[str, Any]] = field(default_factory=list)
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULERS = ("none", "cosine_warm_restarts")
+SAMPLERS = ("shuffle", "weighted", "sequential")
 
 
 class Interrupt(RuntimeError):
     """Raised by a callback to stop training (used to test resume)."""
 
 
-# ----------------------------------------------------------------------------- data helpers
+@dataclass(frozen=True)
+class Stage:
+    """One stage: the parameter scope it trains (a name the Task understands), its epochs and learning rate."""
+
+    name: str
+    train: str
+    epochs: int
+    lr: float
+
+    @classmethod
+    def from_mapping(cls, d: Mapping[str, Any]) -> "Stage":
+        """Stage from a config entry {name?, train, epochs, lr}."""
+        return cls(str(d.get("name", d["train"])), str(d["train"]), int(d["epochs"]), float(d["lr"]))
 
 
-def grouped_split(groups: Sequence[str], labels: Sequence[int], val_fraction: float, seed: int) -> np.ndarray:
-    """Boolean val mask: whole groups (studies) go to val, ~val_fraction of positive and of negative groups each."""
-    groups = np.asarray([str(g) for g in groups])
-    labels = np.asarray(labels).astype(int)
-    if val_fraction <= 0:
-        return np.zeros(len(groups), dtype=bool)
-    uniq = sorted(set(groups.tolist()))
-    pos = {g for g in uniq if labels[groups == g].max() == 1}
-    rng = np.random.default_rng(seed)
-    val: set[str] = set()
-    for part in (sorted(pos), sorted(set(uniq) - pos)):
-        if not part:
-            continue
-        order = list(rng.permutation(len(part)))
-        n = int(round(val_fraction * len(part)))
-        n = min(max(n, 1), len(part) - 1) if len(part) > 1 else 0
-        val.update(part[i] for i in order[:n])
-    return np.isin(groups, sorted(val))
+def stages_from_config(stages: Sequence[Mapping[str, Any]]) -> tuple[Stage, ...]:
+    """Stage objects from config entries."""
+    return tuple(Stage.from_mapping(s) for s in stages)
 
 
-def class_weights(labels: Sequence[int]) -> torch.Tensor:
-    """Per-sample weights proportional to the inverse frequency of the sample's class."""
-    y = np.asarray(labels).astype(int)
-    counts = np.bincount(y, minlength=2).astype(float)
-    w = np.where(counts[y] > 0, 1.0 / np.maximum(counts[y], 1), 0.0)
-    return torch.as_tensor(w, dtype=torch.double)
+@dataclass(frozen=True)
+class EngineConfig:
+    """How the loop trains: stages, optimiser and schedule, sampling, model selection and early stopping."""
+
+    stages: tuple[Stage, ...]
+    batch_size: int = 32
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    scheduler: str = "none"
+    t0: int = 10
+    t_mult: int = 2
+    eta_min: float = 0.0
+    grad_clip: float = 0.0
+    sampler: str = "shuffle"
+    samples_per_epoch: int = 0
+    monitor: str | None = "val_auc"
+    mode: str = "max"
+    tiebreak: str | None = "val_loss"
+    patience: int = 0
+    stage_checkpoints: bool = False
+    drop_last: bool | None = None
+    seed: int = 0
+    num_workers: int = 0
+    eval_batch_size: int = 128
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("optimizer", self.optimizer, OPTIMIZERS), ("scheduler", self.scheduler, SCHEDULERS),
+                                     ("sampler", self.sampler, SAMPLERS), ("mode", self.mode, ("max", "min"))):
+            if value not in allowed:
+                raise ConfigError(f"training {name} {value!r} is not one of {allowed}")
+        if self.batch_size < 1:
+            raise ConfigError(f"training batch_size must be >= 1, got {self.batch_size}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able view (for fingerprints and metrics files)."""
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["stages"] = [s.__dict__ for s in self.stages]
+        return d
 
 
-def fingerprint(*parts: Any) -> str:
-    """sha256 over JSON-serialised parts (configs, file digests): decides whether a last checkpoint may be resumed."""
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(json.dumps(p, sort_keys=True, default=str).encode())
-    return h.hexdigest()
+class Task:
+    """What a pipeline tells the engine: the parameters a stage trains, the loss of a batch, validation metrics."""
+
+    def parameters(self, model: nn.Module, scope: str) -> list[nn.Parameter]:
+        """Parameters trained in a stage of this scope (default: all)."""
+        return list(model.parameters())
+
+    def optimizer_groups(self, model: nn.Module, scope: str) -> dict[str, list[nn.Parameter]]:
+        """One parameter list per optimiser (default: a single optimiser "main")."""
+        return {"main": self.parameters(model, scope)}
+
+    def set_mode(self, model: nn.Module, scope: str) -> None:
+        """Train/eval modes of the model's parts during a stage (default: all in train mode)."""
+        model.train()
+
+    def loss(self, model: nn.Module, batch: Any, gen: torch.Generator) -> torch.Tensor:
+        """Loss of one training batch (already on the device); gen drives any random augmentation."""
+        raise NotImplementedError(f"{type(self).__name__} must define loss() or step()")
+
+    def step(self, model: nn.Module, batch: Any, optimizers: Mapping[str, torch.optim.Optimizer],
+             gen: torch.Generator, grad_clip: float) -> dict[str, float]:
+        """One optimisation step on a batch; returns the losses to log (default: one optimiser, loss())."""
+        opt = optimizers["main"]
+        opt.zero_grad(set_to_none=True)
+        loss = self.loss(model, batch, gen)
+        loss.backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], grad_clip)
+        opt.step()
+        return {"loss": float(loss.detach())}
+
+    def validate(self, model: nn.Module, data: Dataset, device: torch.device) -> dict[str, float]:
+        """Metrics of the validation data (keys like val_loss, val_auc); default: none."""
+        return {}
 
 
-def file_digest(path: str | Path) -> str:
-    """sha256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+@dataclass
+class FitSpec:
+    """Everything one training run needs."""
+
+    model: nn.Module
+    task: Task
+    train_data: Dataset
+    val_data: Dataset | None
+    config: EngineConfig
+    out_dir: str | Path
+    meta: dict[str, Any]
+    fingerprint: str
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    tensorboard_dir: str | Path | None = None
+    sample_weights: Sequence[float] | None = None
+    collate: Callable | None = None
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None
 
 
-# ----------------------------------------------------------------------------- RNG state
+@dataclass
+class FitResult:
+    """What a finished run leaves behind (best.pt and last.pt are in out_dir)."""
+
+    best_epoch: int
+    best_metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    stopped_early: bool = False
 
 
-def _rng_state(gens: dict[str, torch.Generator]) -> dict[str, Any]:
-    return {"torch": torch.get_rng_state(), "numpy": _np_state(), "python": random.getstate(),
-            **{f"gen_{k}": g.get_state() for k, g in gens.items()}}
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move the tensors of a (nested) batch to the device."""
+    if torch.is_tensor(batch):
+        return batch.to(device)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
 
 
-def _np_state() -> dict[str, Any]:
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    return {"name": name, "keys": torch.as_tensor(keys.astype(np.int64)), "pos": int(pos),
-            "has_gauss": int(has_gauss), "cached": float(cached)}
+def _batch_len(batch: Any) -> int:
+    if torch.is_tensor(batch):
+        return int(batch.shape[0])
+    if isinstance(batch, (list, tuple)) and batch:
+        first = batch[0]
+        return _batch_len(first) if torch.is_tensor(first) or isinstance(first, (list, tuple, dict)) else len(batch)
+    if isinstance(batch, dict) and batch:
+        return _batch_len(next(iter(batch.values())))
+    return 1
 
 
-def _set_rng_state(state: dict[str, Any], gens: dict[str, torch.Generator]) -> None:
-    torch.set_rng_state(state["torch"])
-    n = state["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
-    py = state["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    for k, g in gens.items():
-        g.set_state(state[f"gen_{k}"])
+def _value(metrics: Mapping[str, Any], key: str | None, mode: str) -> float:
+    """Comparable score of an epoch (higher is better); undefined values rank last."""
+    if key is None:
+        return 0.0
+    v = metrics.get(key)
+    if v is None or not math.isfinite(float(v)):
+        return -math.inf
+    return float(v) if mode == "max" else -float(v)
 
 
-# ----------------------------------------------------------------------------- loop
+def is_better(rec: Mapping[str, Any], best: Mapping[str, Any] | None, cfg: EngineConfig) -> bool:
+    """The epoch beats the best so far: monitor first, then the tie-break (lower wins); no monitor = latest wins."""
+    if best is None or cfg.monitor is None:
+        return True
+    a, b = _value(rec, cfg.monitor, cfg.mode), _value(best, cfg.monitor, cfg.mode)
+    if a != b:
+        return a > b
+    if cfg.tiebreak is None:
+        return False
+    return _value(rec, cfg.tiebreak, "min") > _value(best, cfg.tiebreak, "min")
+
+
+def _loader(spec: FitSpec, gen: torch.Generator) -> DataLoader:
+    cfg, n = spec.config, len(spec.train_data)
+    n_draw = cfg.samples_per_epoch or n
+    if cfg.sampler == "weighted":
+        if spec.sample_weights is None:
+            raise ConfigError("sampler 'weighted' needs sample_weights")
+        w = torch.as_tensor(np.asarray(spec.sample_weights, dtype=np.float64))
+        sampler = WeightedRandomSampler(w, num_samples=n_draw, replacement=True, generator=gen)
+    elif cfg.sampler == "shuffle":
+        sampler = RandomSampler(spec.train_data, replacement=n_draw > n, num_samples=n_draw, generator=gen)
+    else:
+        sampler = SequentialSampler(spec.train_data)
+        n_draw = n
+    drop_last = n_draw > cfg.batch_size if cfg.drop_last is None else cfg.drop_last
+    return DataLoader(spec.train_data, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
+                      drop_last=drop_last, collate_fn=spec.collate)
+
+
+def _optimizers(spec: FitSpec, stage: Stage) -> dict[str, torch.optim.Optimizer]:
+    cfg = spec.config
+    for p in spec.model.parameters():
+        p.requires_grad_(False)
+    out = {}
+    for name, params in spec.task.optimizer_groups(spec.model, stage.train).items():
+        params = list(params)
+        if not params:
+            raise ConfigError(f"stage {stage.name!r} trains no parameters in group {name!r}")
+        for p in params:
+            p.requires_grad_(True)
+        if cfg.optimizer == "adam":
+            out[name] = torch.optim.Adam(params, lr=stage.lr, weight_decay=cfg.weight_decay)
+        elif cfg.optimizer == "adamw":
+            out[name] = torch.optim.AdamW(params, lr=stage.lr, weight_decay=cfg.weight_decay)
+        else:
+            out[name] = torch.optim.SGD(params, lr=stage.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    return out
+
+
+def _schedulers(cfg: EngineConfig, opts: Mapping[str, torch.optim.Optimizer]) -> dict[str, Any]:
+    if cfg.scheduler == "none":
+        return {}
+    return {k: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=cfg.t0, T_mult=cfg.t_mult,
+                                                                     eta_min=cfg.eta_min) for k, o in opts.items()}
+
+
+def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+class _Run:
+    """State of one fit call that survives an interruption (saved in last.pt)."""
+
+    def __init__(self, spec: FitSpec):
+        self.spec = spec
+        cfg = spec.config
+        self.out = Path(spec.out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.last_path, self.best_path = self.out / "last.pt", self.out / "best.pt"
+        self.gens = {"sampler": torch.Generator().manual_seed(cfg.seed),
+                     "augment": torch.Generator().manual_seed(cfg.seed + 1)}
+        self.stage_i = self.epoch_in_stage = self.global_epoch = self.since_best = 0
+        self.best: dict[str, Any] | None = None
+        self.best_ck: dict[str, Any] | None = None
+        self.history: list[dict[str, Any]] = []
+        self.opt_state: dict | None = None
+        self.sched_state: dict | None = None
+        self.stopped_early = False
+
+    def resume(self) -> None:
+        """Continue from last.pt when it belongs to this run (same fingerprint)."""
+        if not self.last_path.is_file():
+            return
+        ck = load_checkpoint(self.last_path)
+        if ck.get("fingerprint") != self.spec.fingerprint:
+            log.info("ignoring %s: it belongs to another configuration or data set", self.last_path)
+            return
+        self.spec.model.load_state_dict(ck["model"])
+        self.stage_i, self.epoch_in_stage = int(ck["stage"]), int(ck["epoch_in_stage"])
+        self.global_epoch, self.since_best = int(ck["global_epoch"]), int(ck["since_best"])
+        self.best, self.history = ck["best"], list(ck["history"])
+        self.opt_state, self.sched_state = ck["optimizers"], ck["schedulers"]
+        self.best_ck, self.stopped_early = ck["best_ck"], bool(ck["stopped_early"])
+        if self.best_ck is not None and not self.best_path.is_file():
+            save_atomic(self.best_ck, self.best_path)
+        set_rng_state(ck["rng"], self.gens)
+        log.info("resuming from %s at stage %d epoch %d (global epoch %d)", self.last_path, self.stage_i,
+                 self.epoch_in_stage, self.global_epoch)
+
+    def save_last(self, opts: Mapping[str, Any] | None, scheds: Mapping[str, Any] | None) -> None:
+        save_atomic({**self.spec.meta, "model": self.spec.model.state_dict(),
+                     "optimizers": {k: o.state_dict() for k, o in opts.items()} if opts else None,
+                     "schedulers": {k: s.state_dict() for k, s in scheds.items()} if scheds else None,
+                     "stage": self.stage_i, "epoch_in_stage": self.epoch_in_stage, "global_epoch": self.global_epoch,
+                     "since_best": self.since_best, "best": self.best, "best_ck": self.best_ck,
+                     "history": self.history, "stopped_early": self.stopped_early, "rng": rng_state(self.gens),
+                     "fingerprint": self.spec.fingerprint}, self.last_path)
+
+
+def _eta(run: _Run, seconds: list[float]) -> str:
+    stages = run.spec.config.stages
+    left = sum(s.epochs for s in stages[run.stage_i:]) - run.epoch_in_stage
+    if not seconds or left <= 0:
+        return "0s"
+    return f"{left * float(np.mean(seconds[-5:])):.0f}s"
+
+
+def fit(spec: FitSpec) -> FitResult:
+    """Train through the stages; `last.pt` after every epoch (exact resume), `best.pt` = the selected epoch."""
+    cfg, model = spec.config, spec.model
+    model.to(spec.device)
+    run = _Run(spec)
+    run.resume()
+    loader = _loader(spec, run.gens["sampler"])
+    writer = EpochWriter(spec.tensorboard_dir, run.history)
+    seconds: list[float] = []
+    try:
+        while run.stage_i < len(cfg.stages):
+            stage = cfg.stages[run.stage_i]
+            opts = _optimizers(spec, stage)
+            scheds = _schedulers(cfg, opts)
+            if run.opt_state is not None:
+                for k, o in opts.items():
+                    o.load_state_dict(run.opt_state[k])
+                for k, s in scheds.items():
+                    s.load_state_dict(run.sched_state[k])
+                run.opt_state = run.sched_state = None
+            while run.epoch_in_stage < stage.epochs:
+                if cfg.patience and run.since_best >= cfg.patience:
+                    run.stopped_early = True
+                    log.info("stage %s stopped early: %d epochs without a better %s", stage.name, cfg.patience,
+                             cfg.monitor)
+                    break
+                t0 = time.time()
+                rec = _train_epoch(spec, run, stage, loader, opts)
+                for s in scheds.values():
+                    s.step()
+                _end_epoch(spec, run, rec)
+                seconds.append(time.time() - t0)
+                writer.write(rec)
+                run.save_last(opts, scheds)
+                log.info("epoch %d (%s %d/%d): %s; %.1fs, ETA %s", rec["epoch"], stage.name, run.epoch_in_stage,
+                         stage.epochs, _fmt(rec), seconds[-1], _eta(run, seconds))
+                if spec.on_epoch_end is not None:
+                    spec.on_epoch_end(rec)
+            _finish_stage(spec, run, stage)
+            run.save_last(None, None)
+    finally:
+        writer.close()
+    if run.best_ck is None:  # no epoch at all: the initial weights are the best
+        run.best_ck = {**spec.meta, "model": _snapshot(model), "epoch": -1, "stage": "none"}
+    save_atomic(run.best_ck, run.best_path)
+    best_epoch = int(run.best_ck.get("epoch", -1))
+    return FitResult(best_epoch, dict(run.best or {}), run.history, run.stopped_early)
+
+
+def _fmt(rec: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in rec.items()
+                     if isinstance(v, float) and k not in ("lr",))
+
+
+def _train_epoch(spec: FitSpec, run: _Run, stage: Stage, loader: DataLoader,
+                 opts: Mapping[str, torch.optim.Optimizer]) -> dict[str, Any]:
+    task, model = spec.task, spec.model
+    task.set_mode(model, stage.train)
+    sums: dict[str, float] = {}
+    n_seen = 0
+    for batch in loader:
+        batch = to_device(batch, spec.device)
+        n = _batch_len(batch)
+        for k, v in task.step(model, batch, opts, run.gens["augment"], spec.config.grad_clip).items():
+            sums[k] = sums.get(k, 0.0) + float(v) * n
+        n_seen += n
+    rec: dict[str, Any] = {"epoch": run.global_epoch, "stage": stage.name, "epoch_in_stage": run.epoch_in_stage,
+                           "lr": float(next(iter(opts.values())).param_groups[0]["lr"])}
+    rec.update({f"train_{k}": v / max(n_seen, 1) for k, v in sums.items()})
+    if spec.val_data is not None and len(spec.val_data):
+        rec.update(task.validate(model, spec.val_data, spec.device))
+    elif "train_loss" in rec:
+        rec.setdefault("val_loss", rec["train_loss"])
+    return rec
+
+
+def _end_epoch(spec: FitSpec, run: _Run, rec: dict[str, Any]) -> None:
+    """Record the epoch and keep it as best.pt when it beats the best so far."""
+    run.history.append(rec)
+    if is_better(rec, run.best, spec.config):
+        run.best = {k: v for k, v in rec.items() if isinstance(v, (int, float, str))}
+        run.best_ck = {**spec.meta, "model": _snapshot(spec.model), **run.best}
+        save_atomic(run.best_ck, run.best_path)
+        run.since_best = 0
+    else:
+        run.since_best += 1
+    run.epoch_in_stage += 1
+    run.global_epoch += 1
+
+
+def _finish_stage(spec: FitSpec, run: _Run, stage: Stage) -> None:
+    if spec.config.stage_checkpoints:
+        save_atomic({**spec.meta, "model": _snapshot(spec.model), "stage": stage.name, "history": run.history},
+                    run.out / f"stage{run.stage_i + 1}_{stage.name}.pt")
+    run.stage_i += 1
+    run.epoch_in_stage = 0
+    run.since_best = 0
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, dataset: Dataset, prepare: Callable[[torch.Tensor], torch.Tensor],
-            device: torch.device, batch_size: int = 128, num_workers: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
-    """P(class 1), labels and mean cross-entropy over a dataset, in order."""
+def predict(model: nn.Module, data: Dataset, fn: Callable[[nn.Module, Any], torch.Tensor | np.ndarray],
+            device: torch.device, batch_size: int = 128, collate: Callable | None = None,
+            num_workers: int = 0) -> np.ndarray:
+    """fn(model, batch) over a dataset in order (eval mode, no gradients), results concatenated."""
     model.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
-    scores, labels, loss_sum = [], [], 0.0
-    for x, y in loader:
-        x, y = prepare(x.to(device)), y.to(device)
-        logits = model(x)
-        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-        scores.append(torch.softmax(logits.float(), 1)[:, 1].cpu().numpy())
-        labels.append(y.cpu().numpy())
-    if not scores:
-        return np.zeros(0), np.zeros(0, dtype=int), float("nan")
-    s, lab = np.concatenate(scores), np.concatenate(labels)
-    return s, lab, loss_sum / max(len(lab), 1)
+    out = []
+    for batch in DataLoader(data, batch_size=batch_size, shuffle=False, collate_fn=collate, num_workers=num_workers):
+        r = fn(model, to_device(batch, device))
+        out.append(r.detach().cpu().numpy() if torch.is_tensor(r) else np.asarray(r))
+    return np.concatenate(out) if out else np.zeros(0)
 
 
-def _better(auc: float, loss: float, best_auc: float, best_loss: float) -> bool:
-    """Higher val AUC wins; a tie (or an undefined AUC) is decided by the lower val loss."""
-    a = auc if auc == auc else -math.inf
-    b = best_auc if best_auc == best_auc else -math.inf
-    if a != b:
-        return a > b
-    return loss < best_loss
-
-
-def fit(model: torch.nn.Module, train_ds: Dataset, train_labels: Sequence[int], val_ds: Dataset | None,
-        cfg: FitConfig, trainable: Callable[[torch.nn.Module, str], Iterable[torch.nn.Parameter]],
-        prepare_train: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
-        prepare_eval: Callable[[torch.Tensor], torch.Tensor], out_dir: str | Path, meta: dict[str, Any],
-        fp: str, device: torch.device, tensorboard_dir: str | Path | None = None,
-        on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
-        loss_fn: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> FitResult:
-    """Train through the stages; checkpoints `last.pt` after each epoch (resumable) and `best.pt` (model + meta).
-
-    A `last.pt` whose fingerprint equals `fp` is resumed exactly (weights, optimiser, stage, epoch, RNG states);
-    any other `last.pt` is ignored and training starts afresh. `loss_fn(model, x, y)` replaces the default
-    cross-entropy of model(x).
-    """
-    if loss_fn is None:
-        loss_fn = lambda m, x, y: F.cross_entropy(m(x), y)  # noqa: E731
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    last_path, best_path = out / "last.pt", out / "best.pt"
-    gens = {"sampler": torch.Generator().manual_seed(cfg.seed), "augment": torch.Generator().manual_seed(cfg.seed + 1)}
-    weights = class_weights(train_labels)
-    n_draw = cfg.samples_per_epoch or len(train_labels)
-    sampler = WeightedRandomSampler(weights, num_samples=n_draw, replacement=True, generator=gens["sampler"])
-    loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
-                        drop_last=n_draw > cfg.batch_size)
-    model.to(device)
-
-    stage_i, epoch_in_stage, global_epoch = 0, 0, 0
-    best = {"epoch": -1, "auc": float("nan"), "loss": math.inf}
-    best_ck: dict[str, Any] | None = None  # what best.pt holds; also kept in last.pt (Snakemake may delete best.pt)
-    history: list[dict[str, Any]] = []
-    opt_state = None
-    if last_path.is_file():
-        ck = load_checkpoint(last_path)
-        if ck.get("fingerprint") == fp:
-            model.load_state_dict(ck["model"])
-            stage_i, epoch_in_stage, global_epoch = ck["stage"], ck["epoch_in_stage"], ck["global_epoch"]
-            best, history, opt_state = dict(ck["best"]), list(ck["history"]), ck["optimizer"]
-            best_ck = ck.get("best_ck")
-            if best_ck is not None and not best_path.is_file():
-                save_atomic(best_ck, best_path)
-            _set_rng_state(ck["rng"], gens)
-            log.info("resuming from %s at stage %d epoch %d (global epoch %d)", last_path, stage_i, epoch_in_stage,
-                     global_epoch)
-        else:
-            log.info("ignoring %s: it belongs to another configuration or data set", last_path)
-
-    writer = _writer(tensorboard_dir, history)
-    try:
-        while stage_i < len(cfg.stages):
-            stage = cfg.stages[stage_i]
-            for p in model.parameters():
-                p.requires_grad_(False)
-            params = list(trainable(model, stage.train))
-            for p in params:
-                p.requires_grad_(True)
-            opt = torch.optim.Adam(params, lr=stage.lr, weight_decay=cfg.weight_decay)
-            if opt_state is not None:
-                opt.load_state_dict(opt_state)
-                opt_state = None
-            while epoch_in_stage < stage.epochs:
-                t0, c0 = time.time(), time.process_time()
-                model.train()
-                loss_sum, n_seen = 0.0, 0
-                for x, y in loader:
-                    x, y = prepare_train(x.to(device), gens["augment"]), y.to(device)
-                    opt.zero_grad(set_to_none=True)
-                    loss = loss_fn(model, x, y)
-                    loss.backward()
-                    opt.step()
-                    loss_sum += float(loss.detach()) * len(y)
-                    n_seen += len(y)
-                rec: dict[str, Any] = {"epoch": global_epoch, "stage": stage.name, "epoch_in_stage": epoch_in_stage,
-                                       "lr": stage.lr, "train_loss": loss_sum / max(n_seen, 1)}
-                if val_ds is not None and len(val_ds):
-                    s, yv, vloss = predict(model, val_ds, prepare_eval, device, cfg.eval_batch_size, cfg.num_workers)
-                    rec.update(val_loss=vloss, val_auc=roc_auc(yv, s), val_acc=float(((s >= 0.5) == yv).mean()))
-                else:
-                    rec.update(val_loss=rec["train_loss"], val_auc=float("nan"), val_acc=float("nan"))
-                history.append(rec)
-                _log_epoch(writer, rec)
-                if _better(rec["val_auc"], rec["val_loss"], best["auc"], best["loss"]):
-                    best = {"epoch": global_epoch, "auc": rec["val_auc"], "loss": rec["val_loss"]}
-                    best_ck = {**meta, "model": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()},
-                               "epoch": global_epoch, "stage": stage.name, "val_auc": rec["val_auc"],
-                               "val_loss": rec["val_loss"]}
-                    save_atomic(best_ck, best_path)
-                epoch_in_stage += 1
-                global_epoch += 1
-                done_stage = epoch_in_stage >= stage.epochs
-                save_atomic({**meta, "model": model.state_dict(), "optimizer": None if done_stage else opt.state_dict(),
-                             "stage": stage_i + 1 if done_stage else stage_i,
-                             "epoch_in_stage": 0 if done_stage else epoch_in_stage, "global_epoch": global_epoch,
-                             "best": best, "best_ck": best_ck, "history": history, "rng": _rng_state(gens), "fingerprint": fp},
-                            last_path)
-                log.info("epoch %d (%s %d/%d): train loss %.4f, val loss %.4f, val AUC %.4f, %.1fs (cpu %.1fs)",
-                         rec["epoch"], stage.name, epoch_in_stage, stage.epochs, rec["train_loss"], rec["val_loss"],
-                         rec["val_auc"], time.time() - t0, time.process_time() - c0)
-                if on_epoch_end is not None:
-                    on_epoch_end(rec)
-            stage_i += 1
-            epoch_in_stage = 0
-    finally:
-        if writer is not None:
-            writer.close()
-    if best_ck is None:  # no epoch at all (every stage has 0 epochs): the initial weights are the best
-        best_ck = {**meta, "model": model.state_dict(), "epoch": -1, "stage": "none", "val_auc": float("nan"),
-                   "val_loss": float("nan")}
-    save_atomic(best_ck, best_path)
-    return FitResult(best["epoch"], best["auc"], best["loss"], history)
-
-
-def _writer(tensorboard_dir: str | Path | None, history: list[dict[str, Any]]):
-    """A TensorBoard writer; on resume the earlier epochs are written again (the log folder may have been cleaned)."""
-    if tensorboard_dir is None:
-        return None
-    from torch.utils.tensorboard import SummaryWriter
-
-    Path(tensorboard_dir).mkdir(parents=True, exist_ok=True)
-    w = SummaryWriter(log_dir=str(tensorboard_dir))
-    for rec in history:
-        _log_epoch(w, rec)
-    return w
-
-
-def _log_epoch(writer, rec: dict[str, Any]) -> None:
-    if writer is None:
-        return
-    for k in ("train_loss", "val_loss", "val_auc", "val_acc", "lr"):
-        v = rec.get(k)
-        if v is not None and v == v:
-            writer.add_scalar(k, float(v), rec["epoch"])
-    writer.flush()
-
-
-def history_rows(result: FitResult) -> list[dict[str, Any]]:
-    """The per-epoch history as plain rows (for a CSV)."""
-    return [dict(r) for r in result.history]
-
-
-def stages_from_config(stages: Sequence[dict[str, Any]]) -> list[Stage]:
-    """Stage objects from config dicts {name, train, epochs, lr}."""
-    return [Stage(str(s.get("name", s["train"])), str(s["train"]), int(s["epochs"]), float(s["lr"])) for s in stages]
-
-
-def config_dict(cfg: FitConfig) -> dict[str, Any]:
-    """A JSON-able view of the loop settings (for fingerprints and metrics.json)."""
-    d = asdict(cfg)
-    d["stages"] = [asdict(s) for s in cfg.stages]
-    return d
+def iter_params(modules: Iterable[nn.Module]) -> list[nn.Parameter]:
+    """The parameters of several modules, in order."""
+    return [p for m in modules for p in m.parameters()]

@@ -22,7 +22,7 @@ import numpy as np
 from mammoflow.core.determinism import rng_for
 from mammoflow.core.errors import ConfigError
 from mammoflow.datasets.nyu import CANCER_KEYS
-from mammoflow.io.png import write_png
+from mammoflow.io import png
 from mammoflow.core.safe_pickle import dump
 
 log = logging.getLogger("mammoflow.datasets.synthetic.nyu")
@@ -273,9 +273,9 @@ def _write_exam(root: Path, p: ExamPlan, cfg: NYUSynthConfig) -> None:
         if image_id not in written:
             continue
         img, masks = render_view(p, view, cfg)
-        write_png(root / "images" / f"{image_id}.png", img)
+        png.write(root / "images" / f"{image_id}.png", img)
         for kind, m in masks.items():
-            write_png(root / "segmentation" / f"{image_id}_{kind}.png", (m.astype(np.uint8) * 255))
+            png.write(root / "segmentation" / f"{image_id}_{kind}.png", (m.astype(np.uint8) * 255))
 
 
 def generate(root: str | Path, spec: Mapping[str, Any], threads: int = 1) -> list[dict[str, Any]]:

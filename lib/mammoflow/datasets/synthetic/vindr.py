@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pandas as pd
 
+from mammoflow.io import png
 from mammoflow.datasets.synthetic.phantom import Lesion, Rendered, render_view
 from mammoflow.core.config import known_fields
 
@@ -190,8 +190,8 @@ def generate_vindr(spec: SyntheticSpec, root: str | Path) -> pd.DataFrame:
         path = root / row["source"]
         path.parent.mkdir(parents=True, exist_ok=True)
         write_dicom(path, rendered.image, row)
-        cv2.imwrite(str(gt_dir / f"{row['image_id']}_breast.png"), rendered.breast.astype(np.uint8) * 255)
-        cv2.imwrite(str(gt_dir / f"{row['image_id']}_lesion.png"), rendered.lesion.astype(np.uint8) * 255)
+        png.write(gt_dir / f"{row['image_id']}_breast.png", rendered.breast.astype(np.uint8) * 255)
+        png.write(gt_dir / f"{row['image_id']}_lesion.png", rendered.lesion.astype(np.uint8) * 255)
     plan[BREAST_COLUMNS].to_csv(root / "breast-level_annotations.csv", index=False)
     pd.DataFrame(findings, columns=FINDING_COLUMNS).to_csv(root / "finding_annotations.csv", index=False)
     meta = plan[plan.apply(writes_file, axis=1)]

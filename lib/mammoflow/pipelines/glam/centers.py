@@ -11,8 +11,9 @@ import cv2
 import numpy as np
 
 from mammoflow.core.errors import ConfigError
-from mammoflow.datasets.nyu import VIEWS, is_cc, is_right, load_exam_list, read_rejected, write_exam_list, write_rejected
-from mammoflow.io.png import read_png
+from mammoflow.core import rejections
+from mammoflow.datasets.nyu import VIEWS, is_cc, is_right, load_exam_list, write_exam_list
+from mammoflow.io import png
 
 log = logging.getLogger("mammoflow.pipelines.glam.centers")
 
@@ -217,7 +218,7 @@ def original_to_window(y: Any, x: Any, window_location: Sequence[int], placement
 # --------------------------------------------------------------------------------------------------
 
 def add_centers(exams: list[dict[str, Any]], cropped_dir: str | Path, window: Sequence[int],
-                reader: Callable[[Path], np.ndarray] = read_png) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+                reader: Callable[[Path], np.ndarray] = png.read) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """best_center for every image of a cropped exam list; failures are dropped with a rejection row."""
     cropped_dir = Path(cropped_dir)
     rows: list[dict[str, str]] = []
@@ -256,13 +257,5 @@ def run(cropped_exam_list: str, cropped_dir: str, out_pkl: str, out_json: str, r
     exams = load_exam_list(cropped_exam_list)
     out, rows = add_centers(exams, cropped_dir, window_shape(window))
     write_exam_list(out, out_pkl, out_json)
-    write_rejected(rejected_csv, rows)
+    rejections.write(rejected_csv, rows)
     log.info("best centres for %d images, %d rejected", sum(len(e[v]) for e in out for v in VIEWS), len(rows))
-
-
-def combine_rejections(tables: Sequence[str], out_csv: str) -> None:
-    """Concatenate the rejection tables of the GLAM preparation stages into one table."""
-    rows = []
-    for t in tables:
-        rows.extend(read_rejected(t))
-    write_rejected(out_csv, rows)

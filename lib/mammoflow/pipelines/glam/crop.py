@@ -16,8 +16,9 @@ import numpy as np
 import scipy.ndimage as ndi
 
 from mammoflow.core.errors import ConfigError, ImageRejected, MammoflowError
-from mammoflow.datasets.nyu import VIEWS, load_exam_list, orientation, unpack_images, write_exam_list, write_rejected
-from mammoflow.io.png import read_png, write_png
+from mammoflow.core import rejections
+from mammoflow.datasets.nyu import VIEWS, load_exam_list, orientation, unpack_images, write_exam_list
+from mammoflow.io import png
 
 log = logging.getLogger("mammoflow.pipelines.glam.crop")
 
@@ -226,7 +227,7 @@ class _DilatedLazy(_Dilated):
         return c0 + np.flatnonzero(_dilated_region(self.comp, y, y + 1, c0, c1, self.n)[0])
 
     def extreme_column(self, r0, r1, c0, c1, last):
-        n, H, W = self.n, self.shape[0], self.shape[1]
+        n, W = self.n, self.shape[1]
         # per output row r: furthest dilated column = max over |d| <= n of right[r + d] + n - |d|
         lo, hi = r0 - n, r1 + n
         big = np.int64(1) << 40
@@ -372,7 +373,7 @@ def _as_tuple(info: CropInfo) -> dict[str, Any]:
 
 
 def crop_exams(exams: list[dict[str, Any]], images_dir: str | Path, out_dir: str | Path, p: CropParams,
-               reader: Callable[[Path], np.ndarray] = read_png, threads: int = 1
+               reader: Callable[[Path], np.ndarray] = png.read, threads: int = 1
                ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """Crop every image of an exam list: (cropped exam list with the original's metadata, rejection rows).
 
@@ -390,7 +391,7 @@ def crop_exams(exams: list[dict[str, Any]], images_dir: str | Path, out_dir: str
                 raise CropFailed(f"cannot read image: {exc}") from None
             mode = orientation(item["horizontal_flip"], item["side"])
             cropped, info = crop_image(img, mode, p)
-            write_png(out_dir / f"{image_id}.png", cropped)
+            png.write(out_dir / f"{image_id}.png", cropped)
         except Exception as exc:  # noqa: BLE001 - one bad image must never stop the batch
             reason = exc.reason if isinstance(exc, ImageRejected) else str(exc)
             log.warning("rejected %s: %s", src, reason)
@@ -430,6 +431,6 @@ def run(exam_list: str, images_dir: str, out_dir: str, out_pkl: str, out_json: s
     exams = load_exam_list(exam_list)
     cropped, rejected = crop_exams(exams, images_dir, out_dir, p, threads=threads)
     write_exam_list(cropped, out_pkl, out_json)
-    write_rejected(rejected_csv, rejected)
+    rejections.write(rejected_csv, rejected)
     n_img = sum(len(e[v]) for e in cropped for v in VIEWS)
     log.info("cropped %d images, rejected %d", n_img, len(rejected))

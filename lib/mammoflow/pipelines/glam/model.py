@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mammoflow.core.errors import ConfigError
-from mammoflow.training.torchutil import load_pretrained, torchvision_imagenet_state
+from mammoflow.training.pretrained import load_pretrained, torchvision_imagenet_state
 
 
 def _conv_out(n: int, k: int, s: int, p: int) -> int:
@@ -394,3 +394,13 @@ def parameter_count(module: nn.Module) -> int:
 
 __all__: Sequence[str] = ["GlamConfig", "GLAM", "GlamOutput", "build_glam", "select_patches", "fuse_maps",
                           "top_t_percent_pool", "crop_with_fill", "cells_to_pixels", "parameter_count"]
+
+
+def model_config(model: Mapping[str, Any] | None, window: Sequence[int]) -> GlamConfig:
+    """GlamConfig from glam.model with the window of glam.window (the one the centres were computed for)."""
+    d = dict(model or {})
+    d = {k: v for k, v in d.items() if k not in ("threads", "mem_mb", "runtime")}
+    if "window" in d and list(d["window"]) != list(window):
+        raise ConfigError(f"glam.model.window {d['window']} differs from glam.window {list(window)}")
+    d["window"] = list(window)
+    return GlamConfig.from_dict(d)

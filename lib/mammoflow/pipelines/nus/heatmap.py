@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-import cv2
 import numpy as np
 import pandas as pd
 import torch
@@ -18,50 +17,14 @@ import torch.nn.functional as F
 
 from mammoflow.io import probmaps
 
-from mammoflow.pipelines.nus import warp
+from mammoflow.io import png
+from mammoflow.pipelines.nus.windows import WindowGrid
 from mammoflow.core.errors import ImageRejected
 from mammoflow.evaluation.metrics import write_json
-from mammoflow.pipelines.nus.patch_classifier import trunk, window_weights
+from mammoflow.pipelines.nus.patch_model import load_model, trunk, window_weights
 
 log = logging.getLogger("mammoflow.pipelines.nus.heatmap")
 NET_STRIDE = 32  # total stride of a torchvision ResNet trunk
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Where prob[i, j] sits on the canvas: pixel (origin_y + i*stride, origin_x + j*stride)."""
-
-    origin_y: float
-    origin_x: float
-    stride: int
-    rows: int
-    cols: int
-    height: int
-    width: int
-    patch_size: int
-
-    @staticmethod
-    def for_canvas(height: int, width: int, patch_size: int, stride: int) -> "Geometry":
-        """Geometry of all windows of patch_size at `stride` fully inside a height x width canvas."""
-        if height < patch_size or width < patch_size:
-            raise ValueError(f"canvas {height}x{width} is smaller than the patch size {patch_size}")
-        c = (patch_size - 1) / 2.0  # centre of the first window in pixel-centre coordinates
-        return Geometry(c, c, int(stride), (height - patch_size) // stride + 1,
-                        (width - patch_size) // stride + 1, int(height), int(width), int(patch_size))
-
-    def centre(self, i: float, j: float) -> tuple[float, float]:
-        """Canvas (y, x) of map cell (i, j)."""
-        return self.origin_y + i * self.stride, self.origin_x + j * self.stride
-
-
-def load_canvas(path: str | Path) -> np.ndarray:
-    """A preprocessed uint16 canvas as float32 in [0, 1]; ImageRejected if unreadable."""
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ImageRejected(str(path), "cannot be read as an image")
-    if img.ndim != 2 or img.dtype != np.uint16:
-        raise ImageRejected(str(path), f"expected a single-channel uint16 PNG, got {img.dtype} {img.shape}")
-    return img.astype(np.float32) / 65535.0
 
 
 def to_input(img: np.ndarray, mean: float, std: float) -> torch.Tensor:
@@ -73,10 +36,10 @@ def to_input(img: np.ndarray, mean: float, std: float) -> torch.Tensor:
 
 @torch.no_grad()
 def sliding_prob(model: nn.Module, x: torch.Tensor, patch_size: int, stride: int,
-                 batch_size: int = 64, positive: int = 1) -> tuple[np.ndarray, Geometry]:
+                 batch_size: int = 64, positive: int = 1) -> tuple[np.ndarray, WindowGrid]:
     """Reference map: P(lesion) of every patch_size window at `stride`, batched."""
     _, _, H, W = x.shape
-    geo = Geometry.for_canvas(H, W, patch_size, stride)
+    geo = WindowGrid.for_canvas(H, W, patch_size, stride)
     pos = [(i * stride, j * stride) for i in range(geo.rows) for j in range(geo.cols)]
     out = np.empty(len(pos), dtype=np.float64)
     dev = next(model.parameters()).device
@@ -116,11 +79,11 @@ class DenseHead(nn.Module):
 
 @torch.no_grad()
 def dense_prob(model: nn.Module | DenseHead, x: torch.Tensor, patch_size: int,
-               positive: int = 1) -> tuple[np.ndarray, Geometry]:
+               positive: int = 1) -> tuple[np.ndarray, WindowGrid]:
     """One fully-convolutional pass giving the stride-32 window map (cropped to the sliding-window grid)."""
     head = model if isinstance(model, DenseHead) else DenseHead(model, patch_size).eval()
     _, _, H, W = x.shape
-    geo = Geometry.for_canvas(H, W, patch_size, NET_STRIDE)
+    geo = WindowGrid.for_canvas(H, W, patch_size, NET_STRIDE)
     dev = next(head.parameters()).device
     logits = head(x.to(dev)).double()
     p = torch.softmax(logits, 1)[0, positive].cpu().numpy()
@@ -137,7 +100,7 @@ def check_prob(prob: np.ndarray, name: str) -> None:
         raise ImageRejected(name, "heatmap values are all equal (no saliency)")
 
 
-def argmax_canvas(prob: np.ndarray, geo: Geometry) -> tuple[float, float]:
+def argmax_canvas(prob: np.ndarray, geo: WindowGrid) -> tuple[float, float]:
     """Canvas (y, x) of the window centre with the highest probability."""
     i, j = np.unravel_index(int(np.argmax(prob)), prob.shape)
     return geo.centre(i, j)
@@ -147,8 +110,7 @@ def load_patch_model(checkpoint: str | Path) -> tuple[nn.Module, dict[str, Any]]
     """The trained patch classifier and its metadata (arch, norm, patch_size, classes), in eval mode."""
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f"patch classifier checkpoint not found: {checkpoint}")
-    from mammoflow.pipelines.nus import patch_classifier
-    model, meta = patch_classifier.load_model(checkpoint)
+    model, meta = load_model(checkpoint)
     return model.eval(), meta
 
 
@@ -167,7 +129,7 @@ def run_shard(images: pd.DataFrame, checkpoint: str, prob_store: str, table_path
     A failing image gets a row with status 'rejected' and its reason, and a NaN map (so the downstream
     stages apply the identity warp and the classifier skips it); the batch goes on.
     """
-    from mammoflow.training.torchutil import device as pick_device
+    from mammoflow.training.device import device as pick_device
     torch.set_num_threads(max(1, int(threads)))
     if method not in ("dense", "sliding"):
         raise ValueError(f"heatmap method must be dense or sliding, got {method!r}")
@@ -186,7 +148,7 @@ def run_shard(images: pd.DataFrame, checkpoint: str, prob_store: str, table_path
         row: dict[str, Any] = {"image_id": r["image_id"], "split": r["split"], "method": method,
                                "prob_path": str(prob_store), "status": "ok", "reason": ""}
         try:
-            img = load_canvas(r["png"])
+            img = png.read_unit(r["png"], np.uint16)
             if float(img.max()) == 0.0:
                 raise ImageRejected(str(r["png"]), "no breast tissue (all-zero canvas)")
             x = to_input(img, mean, std)
@@ -202,7 +164,7 @@ def run_shard(images: pd.DataFrame, checkpoint: str, prob_store: str, table_path
             log.warning("heatmap rejected %s: %s", r["image_id"], exc)
             h, w = _canvas_shape(r)
             try:
-                geo = Geometry.for_canvas(h, w, patch, stride if method == "sliding" else NET_STRIDE)
+                geo = WindowGrid.for_canvas(h, w, patch, stride if method == "sliding" else NET_STRIDE)
                 prob = np.full((geo.rows, geo.cols), np.nan, dtype=np.float32)
                 row.update(asdict(geo))
             except ValueError:
@@ -227,89 +189,6 @@ def _canvas_shape(r: pd.Series) -> tuple[int, int]:
     if h is None or w is None or (isinstance(h, float) and math.isnan(h)):
         return 0, 0
     return int(h), int(w)
-
-
-def geometry_from_row(row: pd.Series | dict) -> Geometry:
-    """Geometry stored in a heatmap shard-table row."""
-    i = lambda k: int(float(row[k]))  # noqa: E731  (CSV columns with rejected rows read back as floats)
-    return Geometry(float(row["origin_y"]), float(row["origin_x"]), i("stride"), i("rows"), i("cols"),
-                    i("height"), i("width"), i("patch_size"))
-
-
-def saliency(prob: np.ndarray, geo: Geometry, scale: float, long_side: int) -> np.ndarray:
-    """Scale-sharpened saliency mass softmax(scale*heat) on the warp grid (uniform if the map is unusable)."""
-    gh, gw = warp.grid_shape(geo.height, geo.width, long_side)
-    if not np.isfinite(prob).all():
-        return np.full((gh, gw), 1.0 / (gh * gw))
-    heat = warp.heat_on_grid(prob, (geo.origin_y, geo.origin_x), geo.stride, geo.height, geo.width, gh, gw)
-    return warp.saliency_mass(heat, scale).numpy()
-
-
-def smoothed_saliency(sal: np.ndarray, fwhm: float) -> np.ndarray:
-    """FWHM-smoothed saliency density (the denominator of the pixel-driven grid), normalised to sum 1."""
-    r = warp.gaussian_radius(fwhm)
-    k = warp.gaussian_1d(fwhm, r)
-    sp = F.pad(torch.as_tensor(sal, dtype=torch.float64)[None, None], (r, r, r, r), mode="replicate")[0, 0]
-    d = warp._conv_sep(sp, k)
-    return (d / (d.sum() + warp.EPS)).numpy()
-
-
-def overlay(canvas: np.ndarray, density: np.ndarray, alpha: float = 0.35) -> np.ndarray:
-    """8-bit BGR JET overlay of a density map on the grey canvas (full canvas size)."""
-    H, W = canvas.shape
-    d = cv2.resize(density.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
-    d = (d - d.min()) / (float(d.max() - d.min()) + 1e-12)
-    jet = cv2.applyColorMap(np.clip(d * 255 + 0.5, 0, 255).astype(np.uint8), cv2.COLORMAP_JET)
-    grey = np.clip(canvas * 255 + 0.5, 0, 255).astype(np.uint8)
-    grey3 = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
-    return cv2.addWeighted(jet, alpha, grey3, 1 - alpha, 0)
-
-
-def derive_shard(table_path: str, pngs: dict[str, str], scales: Iterable[float], fwhms: Iterable[float],
-                 long_side: int, heat_out: str, overlay_out: str, alpha: float = 0.35) -> None:
-    """Per image and (scale, FWHM): smoothed saliency .npy on the warp grid and an overlay PNG.
-
-    heat_out / overlay_out are templates with {split}, {image_id}, {scale}, {fwhm}.
-    """
-    table = pd.read_csv(table_path, keep_default_na=False, dtype={"image_id": str, "split": str})
-    for _, row in table.iterrows():
-        _derive_image(row, pngs[row["image_id"]], scales, fwhms, long_side, heat_out, overlay_out, alpha)
-
-
-def derive_one(table_path: str, image_id: str, png: str, scale: float, fwhm: float, long_side: int,
-               heat_out: str, overlay_out: str, alpha: float = 0.35) -> None:
-    """The saliency .npy and overlay of one image and (scale, FWHM), identical to what derive_shard writes."""
-    _derive_image(table_row(table_path, image_id), png, [scale], [fwhm], long_side, heat_out, overlay_out, alpha)
-
-
-def table_row(table_path: str, image_id: str) -> pd.Series:
-    """The row of one image in a heatmap shard table; KeyError naming the table if it is absent."""
-    table = pd.read_csv(table_path, keep_default_na=False, dtype={"image_id": str, "split": str})
-    rows = table[table["image_id"] == str(image_id)]
-    if rows.empty:
-        raise KeyError(f"{table_path}: no heatmap row for image {image_id}")
-    return rows.iloc[0]
-
-
-def _derive_image(row: pd.Series, png: str, scales: Iterable[float], fwhms: Iterable[float], long_side: int,
-                  heat_out: str, overlay_out: str, alpha: float) -> None:
-    prob = probmaps.of_row(row)
-    geo = geometry_from_row(row) if row["status"] == "ok" else None
-    canvas = load_canvas(png) if geo is not None else None
-    for s in scales:
-        sal = saliency(prob, geo, float(s), long_side) if geo is not None else None
-        for f in fwhms:
-            kw = dict(split=row["split"], image_id=row["image_id"], scale=warp.fmt_num(s), fwhm=warp.fmt_num(f))
-            if sal is None:  # rejected upstream: 1x1 markers keep every target present
-                dens = np.full((1, 1), np.nan)
-                over = np.zeros((1, 1, 3), np.uint8)
-            else:
-                dens = smoothed_saliency(sal, float(f))
-                over = overlay(canvas, dens, alpha)
-            Path(heat_out.format(**kw)).parent.mkdir(parents=True, exist_ok=True)
-            np.save(heat_out.format(**kw), dens.astype(np.float32))
-            Path(overlay_out.format(**kw)).parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(overlay_out.format(**kw), over)
 
 
 def evaluate(tables: Sequence[str], findings_csv: str, out_json: str, dilate: float = 32.0,
@@ -352,7 +231,7 @@ def compare_methods(checkpoint: str, pngs: Sequence[str], stride: int = NET_STRI
     head = DenseHead(model, patch).eval()
     per, a_all, b_all, t_d, t_s = [], [], [], 0.0, 0.0
     for p in pngs:
-        x = to_input(load_canvas(p), meta["norm"]["mean"], meta["norm"]["std"])
+        x = to_input(png.read_unit(p, np.uint16), meta["norm"]["mean"], meta["norm"]["std"])
         t0 = time.perf_counter()
         a, _ = dense_prob(head, x, patch, pos)
         t1 = time.perf_counter()

@@ -9,31 +9,30 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import cv2
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torchvision
 from torch.utils.data import Dataset
-from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from mammoflow.pipelines.nus import patches
-
-from mammoflow.training import engine as training
-from mammoflow.core.errors import ConfigError, ImageRejected
-from mammoflow.evaluation.metrics import binary_metrics, roc_curve, write_json
-from mammoflow.training.torchutil import device as pick_device
-from mammoflow.training.torchutil import load_checkpoint, load_pretrained, seed_all, torchvision_imagenet_state
 from mammoflow.core.config import known_fields
+from mammoflow.core.errors import ConfigError
+from mammoflow.core.provenance import file_digest, fingerprint
+from mammoflow.evaluation.metrics import binary_metrics, write_json
+from mammoflow.evaluation.plots import plot_roc
+from mammoflow.io import png
+from mammoflow.pipelines.nus import patches
+from mammoflow.pipelines.nus.patch_model import (ARCHS, CLASSES, POOLINGS, TILE, build_model,
+                                                 context_consistency_loss, load_model, normalise, trainable)
+from mammoflow.training import engine
+from mammoflow.training.classify import SoftmaxClassification, scores
+from mammoflow.training.device import device as pick_device
+from mammoflow.training.device import seed_all
+from mammoflow.training.splits import class_weights, grouped_split
 
 log = logging.getLogger("mammoflow.pipelines.nus.patch_classifier")
 
-CLASSES = ["background", "lesion"]
-ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
-TILE = 32  # tile side of a tiled model = total stride of a ResNet trunk
-POOLINGS = ("mean", "gaussian")  # how a tiled model averages a window's tile features
 DEFAULT_STAGES = (
     {"name": "head", "train": "head", "epochs": 3, "lr": 1e-3},
     {"name": "last_block", "train": "last_block", "epochs": 10, "lr": 1e-4},
@@ -92,175 +91,12 @@ class ClassifierConfig:
         return cls.from_config({**cfg, **over, **extra})
 
 
-# ----------------------------------------------------------------------------- model
-
-
-def _weights_enum(arch: str):
-    names = {"resnet18": "ResNet18_Weights", "resnet34": "ResNet34_Weights", "resnet50": "ResNet50_Weights",
-             "resnet101": "ResNet101_Weights", "resnet152": "ResNet152_Weights"}
-    return getattr(torchvision.models, names[arch]).IMAGENET1K_V1
-
-
-LAYOUTS = {"resnet18": (BasicBlock, [2, 2, 2, 2]), "resnet34": (BasicBlock, [3, 4, 6, 3]),
-           "resnet50": (Bottleneck, [3, 4, 6, 3]), "resnet101": (Bottleneck, [3, 4, 23, 3]),
-           "resnet152": (Bottleneck, [3, 8, 36, 3])}
-
-
-class TileTrunk(nn.Module):
-    """A ResNet trunk run on each tile x tile block of the input on its own: (N, C, H/t, W/t) local features."""
-
-    def __init__(self, body: nn.Module, tile: int = TILE):
-        super().__init__()
-        self.body = body
-        self.tile = int(tile)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Features of every tile (input zero-padded at the bottom/right to a whole number of tiles)."""
-        t = self.tile
-        n, c, h, w = x.shape
-        if h % t or w % t:
-            x = F.pad(x, (0, -w % t, 0, -h % t))
-            h, w = x.shape[-2:]
-        gh, gw = h // t, w // t
-        tiles = x.reshape(n, c, gh, t, gw, t).permute(0, 2, 4, 1, 3, 5).reshape(n * gh * gw, c, t, t)
-        f = self.body(tiles)
-        if f.shape[-2:] != (1, 1):
-            raise RuntimeError(f"a {t} px tile gave a {tuple(f.shape[-2:])} feature map (expected 1 x 1)")
-        return f.reshape(n, gh, gw, -1).permute(0, 3, 1, 2)
-
-
-def window_weights(kh: int, kw: int, pooling: str = "mean") -> torch.Tensor:
-    """(kh, kw) weights (sum 1) with which a window's tile features are averaged: uniform, or a Gaussian of
-    sigma = a quarter of the window side centred on the window (the centre tiles count most)."""
-    if pooling == "mean":
-        return torch.full((kh, kw), 1.0 / (kh * kw))
-    if pooling != "gaussian":
-        raise ConfigError(f"unknown window pooling {pooling!r}; choose one of {POOLINGS}")
-
-    def g(k: int) -> torch.Tensor:
-        r = torch.arange(k, dtype=torch.float64) - (k - 1) / 2
-        return torch.exp(-0.5 * (r / (k / 4)) ** 2)
-
-    w = torch.outer(g(kh), g(kw))
-    return (w / w.sum()).float()
-
-
-class TiledResNet(torchvision.models.ResNet):
-    """ResNet patch classifier that sees one 32 x 32 tile at a time (a bag of local features).
-
-    A window's logits are fc(weighted mean of its tiles' features, `pooling`); the dense heatmap pass over a
-    whole canvas computes every tile once and gives exactly the logits of every stride-32 sliding window.
-    """
-
-    tile = TILE
-
-    def __init__(self, block: type, layers: list[int], pooling: str = "mean"):
-        if pooling not in POOLINGS:
-            raise ConfigError(f"unknown window pooling {pooling!r}; choose one of {POOLINGS}")
-        super().__init__(block, layers)
-        self.pooling = pooling
-
-    def _forward_impl(self, x: torch.Tensor) -> torch.Tensor:
-        f = trunk(self)(x)
-        w = window_weights(f.shape[-2], f.shape[-1], self.pooling).to(f)
-        return self.fc((f * w).sum(dim=(-2, -1)))
-
-
-def build_model(arch: str = "resnet50", pretrained: str | None = "none", tiled: bool = False,
-                pooling: str = "mean") -> nn.Module:
-    """torchvision ResNet (tiled: TiledResNet with window `pooling`, same weights) with fc = Linear(in, 2);
-    pretrained = none | imagenet (local hub cache) | /path/to/weights."""
-    if arch not in ARCHS:
-        raise ConfigError(f"unknown patch classifier arch {arch!r}; choose one of {ARCHS}")
-    if tiled:
-        model = TiledResNet(*LAYOUTS[arch], pooling=pooling)
-    else:
-        model = getattr(torchvision.models, arch)(weights=None)
-    model.fc = nn.Linear(model.fc.in_features, len(CLASSES))
-    return load_pretrained(model, pretrained, imagenet_loader=lambda: torchvision_imagenet_state(_weights_enum(arch)))
-
-
-def trunk(model: nn.Module) -> nn.Module:
-    """The convolutional trunk of a torchvision ResNet (stem to layer4); tile by tile for a TiledResNet."""
-    body = nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool,
-                         model.layer1, model.layer2, model.layer3, model.layer4)
-    return TileTrunk(body, model.tile) if isinstance(model, TiledResNet) else body
-
-
-def centre_logits(model: nn.Module, x_ctx: torch.Tensor, patch_size: int) -> torch.Tensor:
-    """Logits of the central patch_size window of context crops, as the dense heatmap pass computes them.
-
-    The trunk runs over the whole crop (the window's real neighbours instead of the zero padding an isolated
-    window gets), the features of the central window are average-pooled and fed to fc.
-    """
-    n, _, h, w = x_ctx.shape
-    if patch_size % 32 or (h - patch_size) % 64 or h != w:
-        raise ConfigError(f"context crops need a square side = patch + 2 x a multiple of 32, got {h}x{w}")
-    f = trunk(model)(x_ctx)
-    k, o = patch_size // 32, (h - patch_size) // 64
-    return model.fc(f[:, :, o:o + k, o:o + k].mean(dim=(2, 3)))
-
-
-def context_consistency_loss(model: nn.Module, x_ctx: torch.Tensor, y: torch.Tensor, patch_size: int,
-                             weight: float) -> torch.Tensor:
-    """Cross-entropy of the isolated window (sliding view) and of the same window in context (dense view),
-    plus weight x the squared difference of their log-odds, so that dense heatmaps reproduce sliding ones."""
-    o = (x_ctx.shape[-1] - patch_size) // 2
-    iso = model(x_ctx[:, :, o:o + patch_size, o:o + patch_size])
-    loss = F.cross_entropy(iso, y)
-    if o == 0:
-        return loss
-    ctx = centre_logits(model, x_ctx, patch_size)
-    d_iso, d_ctx = iso[:, 1] - iso[:, 0], ctx[:, 1] - ctx[:, 0]
-    return loss + F.cross_entropy(ctx, y) + weight * F.mse_loss(d_ctx, d_iso)
-
-
-def trainable(model: nn.Module, what: str) -> list[nn.Parameter]:
-    """Parameters a stage trains: head = fc; last_block = last residual block of layer4 + fc; all = everything."""
-    if what == "head":
-        return list(model.fc.parameters())
-    if what == "last_block":
-        return list(model.layer4[-1].parameters()) + list(model.fc.parameters())
-    if what == "layer4":
-        return list(model.layer4.parameters()) + list(model.fc.parameters())
-    if what == "all":
-        return list(model.parameters())
-    raise ConfigError(f"unknown stage scope {what!r} (head | last_block | layer4 | all)")
-
-
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """A trained patch classifier in eval mode and its metadata (arch, norm, patch_size, classes, ...)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"patch classifier checkpoint not found: {path}")
-    ck = load_checkpoint(path)
-    missing = [k for k in ("model", "arch", "norm", "patch_size") if k not in ck]
-    if missing:
-        raise ConfigError(f"{path}: not a patch classifier checkpoint (missing {missing})")
-    model = build_model(ck["arch"], "none", bool(ck.get("tiled", False)), str(ck.get("pooling", "mean")))
-    model.load_state_dict(ck["model"])
-    model.to(device).eval()
-    meta = {k: v for k, v in ck.items() if k not in ("model", "optimizer", "rng", "history")}
-    return model, meta
-
-
-def normalise(x01: torch.Tensor, norm: Mapping[str, float]) -> torch.Tensor:
-    """(N,1,H,W) or (N,H,W) values in [0,1] -> (N,3,H,W) standardised by the training-patch mean/std."""
-    if x01.dim() == 3:
-        x01 = x01[:, None]
-    x = (x01.float() - float(norm["mean"])) / float(norm["std"])
-    return x.expand(-1, 3, -1, -1)
-
-
 # ----------------------------------------------------------------------------- data
 
 
 def read_patch(path: str | Path) -> np.ndarray:
     """A 16-bit patch PNG as uint16; ImageRejected naming the file if unreadable."""
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None or img.ndim != 2:
-        raise ImageRejected(str(path), "missing, unreadable or not single-channel patch PNG")
-    return img.astype(np.uint16, copy=False)
+    return png.read(path).astype(np.uint16, copy=False)
 
 
 class PatchDataset(Dataset):
@@ -412,7 +248,7 @@ def train(train_csv: str | Path, test_csv: str | Path, outputs: TrainOutputs, cf
     if tr.empty or tr["label"].nunique() < 2:
         raise ConfigError(f"{train_csv}: training patches must contain both classes (got {tr['label'].value_counts().to_dict()})")
     groups = study_groups(tr, images_csv)
-    is_val = training.grouped_split(groups, tr["label"].astype(int).tolist(), cfg.val_fraction, seed)
+    is_val = grouped_split(groups, tr["label"].astype(int).tolist(), cfg.val_fraction, seed)
     trn, val = tr[~is_val].reset_index(drop=True), tr[is_val].reset_index(drop=True)
     leak = set(np.asarray(groups)[is_val]) & set(np.asarray(groups)[~is_val])
     assert not leak, f"study ids in both train and val: {sorted(leak)[:5]}"
@@ -438,41 +274,33 @@ def train(train_csv: str | Path, test_csv: str | Path, outputs: TrainOutputs, cf
     model = build_model(cfg.arch, cfg.pretrained, cfg.tiled, cfg.pooling)  # a plain ResNet ignores pooling
     meta = {"arch": cfg.arch, "tiled": cfg.tiled, "pooling": cfg.pooling if cfg.tiled else "mean", "norm": norm,
             "patch_size": patch_size, "classes": list(CLASSES), "pretrained": str(cfg.pretrained)}
-    stages = training.stages_from_config(cfg.stages)
-    fcfg = training.FitConfig(stages=stages, batch_size=cfg.batch_size, weight_decay=cfg.weight_decay,
-                              samples_per_epoch=cfg.samples_per_epoch, num_workers=cfg.num_workers, seed=seed,
-                              eval_batch_size=cfg.eval_batch_size)
-    fp = training.fingerprint(training.config_dict(fcfg), _cfg_dict(cfg), training.file_digest(train_csv),
-                              sorted(zip(trn["path"], trn["label"].astype(int))), sorted(val["path"]), code, seed)
-
-    def prep_train(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        return normalise(augment(x, gen, cfg), norm)
-
-    def prep_eval(x: torch.Tensor) -> torch.Tensor:
-        return normalise(x, norm)
-
-    def loss_fn(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return context_consistency_loss(m, x, y, patch_size, cfg.consistency_weight)
-
-    result = training.fit(model, ds_tr, trn["label"].astype(int).tolist(), ds_val, fcfg, trainable, prep_train,
-                          prep_eval, outputs.model_dir, meta, fp, dev, outputs.tensorboard, on_epoch_end, loss_fn)
+    ecfg = engine.EngineConfig(stages=engine.stages_from_config(cfg.stages), batch_size=cfg.batch_size,
+                               weight_decay=cfg.weight_decay, sampler="weighted",
+                               samples_per_epoch=cfg.samples_per_epoch, num_workers=cfg.num_workers, seed=seed,
+                               eval_batch_size=cfg.eval_batch_size)
+    fp = fingerprint(ecfg.as_dict(), _cfg_dict(cfg), file_digest(train_csv),
+                     sorted(zip(trn["path"], trn["label"].astype(int))), sorted(val["path"]), code, seed)
+    task = PatchTask(cfg, norm, patch_size)
+    labels_tr = trn["label"].astype(int).tolist()
+    result = engine.fit(engine.FitSpec(model, task, ds_tr, ds_val, ecfg, outputs.model_dir, meta, fp, dev,
+                                       outputs.tensorboard, class_weights(labels_tr), on_epoch_end=on_epoch_end))
     best, _ = load_model(Path(outputs.model_dir) / "best.pt", dev)
     ds_te = PatchDataset(te["path"], te["label"].astype(int), cache=False)
-    scores, labels, test_loss = training.predict(best, ds_te, prep_eval, dev, cfg.eval_batch_size, cfg.num_workers)
-    m = binary_metrics(labels, scores, cfg.threshold)
+    p_test, labels, test_loss = scores(best, ds_te, task.prepare_eval, dev, cfg.eval_batch_size, cfg.num_workers)
+    m = binary_metrics(labels, p_test, cfg.threshold)
     metrics = {"set": outputs.extra.get("set", ""), "test": m, "test_loss": test_loss,
-               "best_epoch": result.best_epoch, "best_val_auc": result.best_val_auc,
-               "best_val_loss": result.best_val_loss, "selection": "max val AUC (ties: min val loss)",
+               "best_epoch": result.best_epoch, "best_val_auc": result.best_metrics.get("val_auc"),
+               "best_val_loss": result.best_metrics.get("val_loss"), "selection": "max val AUC (ties: min val loss)",
                "n_train": len(trn), "n_val": len(val), "n_test": len(te),
                "n_train_studies": len(set(np.asarray(groups)[~is_val])), "n_val_studies": len(set(np.asarray(groups)[is_val])),
                "arch": cfg.arch, "tiled": cfg.tiled, "pooling": meta["pooling"], "pretrained": str(cfg.pretrained),
-               "patch_size": patch_size, "norm": norm, "stages": [s.__dict__ for s in stages], "seed": seed}
+               "patch_size": patch_size, "norm": norm, "stages": [s.__dict__ for s in ecfg.stages], "seed": seed}
     write_json(outputs.metrics, metrics)
-    pd.DataFrame({"path": te["path"], "image_id": te["image_id"], "label": labels, "score": np.round(scores, 6)}) \
+    pd.DataFrame({"path": te["path"], "image_id": te["image_id"], "label": labels, "score": np.round(p_test, 6)}) \
         .to_csv(outputs.predictions, index=False)
-    pd.DataFrame(training.history_rows(result)).to_csv(outputs.history, index=False)
+    pd.DataFrame(result.history).to_csv(outputs.history, index=False)
     if outputs.roc:
-        plot_roc(labels, scores, outputs.roc, f"patch classifier ({outputs.extra.get('set', '')}), test AUC {m['auc']:.3f}")
+        plot_roc(labels, p_test, outputs.roc, f"patch classifier ({outputs.extra.get('set', '')}), test AUC {m['auc']:.3f}")
     log.info("test: AUC %.4f acc %.4f sens %.4f spec %.4f (%.0fs)", m["auc"], m["accuracy"], m["sensitivity"],
              m["specificity"], time.time() - t_start)
     return metrics
@@ -487,18 +315,16 @@ def _cfg_dict(cfg: ClassifierConfig) -> dict[str, Any]:
     return d
 
 
-def plot_roc(labels: np.ndarray, scores: np.ndarray, path: str | Path, title: str) -> None:
-    """ROC curve figure (PNG) of test scores."""
-    import matplotlib
+class PatchTask(SoftmaxClassification):
+    """Patch-classifier training: augmented, normalised patches; the context-consistency loss when the batch
+    holds context crops (tiled: false, context_px > 0), else cross-entropy of the isolated patch."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def __init__(self, cfg: ClassifierConfig, norm: Mapping[str, float], patch_size: int):
+        super().__init__(trainable, lambda x, gen: normalise(augment(x, gen, cfg), norm),
+                         lambda x: normalise(x, norm), cfg.eval_batch_size, cfg.num_workers)
+        self.patch_size, self.weight = patch_size, cfg.consistency_weight
 
-    fpr, tpr, _ = roc_curve(labels, scores)
-    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
-    ax.plot(fpr, tpr, lw=2)
-    ax.plot([0, 1], [0, 1], "k--", lw=1)
-    ax.set(xlabel="false-positive rate", ylabel="true-positive rate", title=title, xlim=(0, 1), ylim=(0, 1.01))
-    fig.tight_layout()
-    fig.savefig(path, metadata={"Software": None})
-    plt.close(fig)
+    def loss(self, model: nn.Module, batch, gen: torch.Generator) -> torch.Tensor:
+        """Cross-entropy of the isolated window (+ the in-context view and their consistency)."""
+        x, y = batch
+        return context_consistency_loss(model, self.prepare_train(x, gen), y, self.patch_size, self.weight)

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from mammoflow.core.determinism import rng_for
+from mammoflow.core import rejections
+from mammoflow.io import png
 from mammoflow.core.errors import ImageRejected
 from mammoflow.core.config import known_fields
 
@@ -20,8 +21,8 @@ log = logging.getLogger("mammoflow.pipelines.nus.patches")
 SETS = ("s", "s10")
 SPLITS = ("training", "test")
 PATCH_COLUMNS = ["path", "label", "image_id", "split", "set"]
+STAGE = "patches"
 TABLE_COLUMNS = PATCH_COLUMNS + ["finding_id", "kind", "cy", "cx", "tissue"]
-REJECT_COLUMNS = ["image_id", "finding_id", "split", "stage", "reason"]
 
 
 @dataclass(frozen=True)
@@ -245,22 +246,6 @@ def plan_image(image_id: str, shape: tuple[int, int], mask: np.ndarray | None, f
 # ----------------------------------------------------------------------------- I/O
 
 
-def read_png16(path: str | Path) -> np.ndarray:
-    """Read a single-channel PNG unchanged; ImageRejected naming the file if it is missing or unreadable."""
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ImageRejected(str(path), "missing or unreadable PNG")
-    if img.ndim != 2:
-        raise ImageRejected(str(path), f"expected a single-channel image, got shape {img.shape}")
-    return img
-
-
-def write_png(path: Path, arr: np.ndarray) -> None:
-    """Write a PNG (16-bit for uint16 input), failing loudly."""
-    if not cv2.imwrite(str(path), arr):
-        raise OSError(f"cannot write {path}")
-
-
 def patch_name(image_id: str, p: Patch) -> str:
     """File name of a patch: image id, finding index, kind and index."""
     if p.kind == "bkg":
@@ -274,8 +259,8 @@ def process_image(row: Mapping[str, Any], findings: list[Mapping[str, Any]], out
                   cfg: PatchConfig, seed: int) -> tuple[list[dict], list[dict]]:
     """Sample and write the patches of one image; returns patch-table rows and rejection rows."""
     image_id, split = str(row["image_id"]), str(row["split"])
-    img = read_png16(row["png_path"])
-    mask = read_png16(row["mask_path"]) if row.get("mask_path") else (img > 0).astype(np.uint8)
+    img = png.read(row["png_path"])
+    mask = png.read(row["mask_path"]) if row.get("mask_path") else (img > 0).astype(np.uint8)
     if mask.shape != img.shape:
         raise ImageRejected(str(row["mask_path"]), f"mask shape {mask.shape} != image shape {img.shape}")
     if not np.any(mask):
@@ -285,13 +270,13 @@ def process_image(row: Mapping[str, Any], findings: list[Mapping[str, Any]], out
     rows = []
     for p in patches:
         out = Path(out_dirs[(split, p.set)]) / patch_name(image_id, p)
-        write_png(out, crop(img, p.cy, p.cx, cfg.size))
+        png.write(out, crop(img, p.cy, p.cx, cfg.size))
         fid = str(findings[p.finding].get("finding_id", p.finding)) if p.finding >= 0 else ""
         rows.append({"path": out.as_posix(), "label": p.label, "image_id": image_id, "split": split, "set": p.set,
                      "finding_id": fid, "kind": p.kind, "cy": p.cy, "cx": p.cx, "tissue": p.tissue})
     src = row["png_path"]
-    rej = [{"image_id": image_id, "finding_id": q["finding_id"], "split": split, "stage": "patches",
-            "reason": f"{src}: {q['reason']}"} for q in problems]
+    rej = [rejections.row(image_id, src, STAGE, f"{src}: " + (f"[finding {q['finding_id']}] " if q["finding_id"] else "")
+                          + q["reason"]) for q in problems]
     return rows, rej
 
 
@@ -318,16 +303,15 @@ def run_shard(images_csv: str | Path, findings_csv: str | Path, image_ids: Itera
             rejected.extend(j)
         except ImageRejected as exc:
             log.warning("rejected %s", exc)
-            rejected.append({"image_id": iid, "finding_id": "", "split": row.get("split", ""), "stage": "patches",
-                             "reason": str(exc)})
+            rejected.append(rejections.row(iid, row.get("png_path", ""), STAGE, str(exc)))
         except Exception as exc:  # noqa: BLE001 - one bad image must never crash the shard
             log.exception("unexpected error on %s", iid)
-            rejected.append({"image_id": iid, "finding_id": "", "split": row.get("split", ""), "stage": "patches",
-                             "reason": f"{row.get('png_path', iid)}: {type(exc).__name__}: {exc}"})
+            rejected.append(rejections.row(iid, row.get("png_path", ""), STAGE,
+                                           f"{row.get('png_path', iid)}: {type(exc).__name__}: {exc}"))
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     Path(table_out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(table_out, index=False)
-    pd.DataFrame(rejected, columns=REJECT_COLUMNS).to_csv(rejected_out, index=False)
+    rejections.write(rejected_out, rejected)
     log.info("shard: %d images, %d patches, %d rejection rows", len(wanted), len(table), len(rejected))
     return table
 
@@ -344,7 +328,6 @@ def aggregate(shard_tables: Iterable[str | Path], shard_rejected: Iterable[str |
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         sub.to_csv(out, index=False)
         counts[(split, st)] = len(sub)
-    rej = [pd.read_csv(r, dtype=str, keep_default_na=False) for r in shard_rejected]
-    rej_df = pd.concat(rej, ignore_index=True) if rej else pd.DataFrame(columns=REJECT_COLUMNS)
-    rej_df.sort_values(["image_id", "finding_id"], kind="mergesort").to_csv(rejected_out, index=False)
+    rej = [r for t in shard_rejected for r in rejections.read(t)]
+    rejections.write(rejected_out, sorted(rej, key=lambda r: r["image_id"]))
     return counts

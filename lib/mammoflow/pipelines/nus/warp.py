@@ -61,7 +61,7 @@ def _weighted_mean(num: torch.Tensor, den: torch.Tensor, fallback: torch.Tensor)
     return (num + EPS * fallback) / (den + EPS)
 
 
-def _conv_sep(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+def conv_sep(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """Valid separable convolution of a (H+2r, W+2r) map with the 1-D kernel along both axes."""
     t = x[None, None]
     t = F.conv2d(t, k.view(1, 1, -1, 1))
@@ -85,9 +85,9 @@ def pixel_grid(sal: torch.Tensor, fwhm: float) -> torch.Tensor:
     xs, ys = _coords(w, r), _coords(h, r)
     X = xs[None, :].expand(h + 2 * r, w + 2 * r)
     Y = ys[:, None].expand(h + 2 * r, w + 2 * r)
-    den = _conv_sep(sp, k)
-    gx = _weighted_mean(_conv_sep(sp * X, k), den, _coords(w, 0)[None, :].expand(h, w))
-    gy = _weighted_mean(_conv_sep(sp * Y, k), den, _coords(h, 0)[:, None].expand(h, w))
+    den = conv_sep(sp, k)
+    gx = _weighted_mean(conv_sep(sp * X, k), den, _coords(w, 0)[None, :].expand(h, w))
+    gy = _weighted_mean(conv_sep(sp * Y, k), den, _coords(h, 0)[:, None].expand(h, w))
     return torch.stack([gx, gy], -1).clamp(-1.0, 1.0)
 
 
@@ -180,9 +180,6 @@ def area_share(mask: np.ndarray, full_grid: torch.Tensor) -> tuple[float, float]
     return float(m.mean()), float(warped.mean())
 
 
-# ----------------------------------------------------------------------------- shard runner (file I/O)
-
-
 def save_grid(path: str, coarse: torch.Tensor, height: int, width: int, fmt: str = "coarse") -> None:
     """Write a grid .npy: full16 = (H, W, 2) float16 at canvas size; coarse = (h, w, 2) float32 coarse grid.
 
@@ -204,76 +201,3 @@ def load_grid(path: str, height: int, width: int) -> torch.Tensor:
     if tuple(g.shape[:2]) != (height, width):
         g = upsample_grid(g, height, width)
     return g
-
-
-def shard_saliency(prob: np.ndarray, row, height: int, width: int, scale: float, long_side: int) -> np.ndarray:
-    """Saliency mass on the coarse grid of one heatmap-table row (uniform when its heatmap was rejected)."""
-    from mammoflow.pipelines.nus import heatmap
-
-    if row["status"] == "ok":
-        return heatmap.saliency(prob, heatmap.geometry_from_row(row), float(scale), long_side)
-    gh, gw = grid_shape(height, width, long_side)
-    return np.full((gh, gw), 1.0 / (gh * gw))
-
-
-def run_shard(heat_table: str, pngs: dict[str, str], scales, fwhms, lams, long_side: int, warp_out: str,
-              grid_out: str | None, table_out: str, grid_format: str = "coarse") -> None:
-    """Warps (and grids, unless grid_out is None) of one shard for every (scale, FWHM, lambda).
-
-    warp_out / grid_out are templates with {split}, {image_id}, {scale}, {fwhm}, {lam}. Images whose heatmap
-    was rejected get the identity warp and status 'identity' in the shard table (never a crash).
-    """
-    import cv2
-    import pandas as pd
-
-    from mammoflow.pipelines.nus import heatmap
-
-    from mammoflow.io import probmaps
-    from pathlib import Path
-
-    table = pd.read_csv(heat_table, keep_default_na=False, dtype={"image_id": str, "split": str})
-    rows = []
-    for _, r in table.iterrows():
-        canvas = heatmap.load_canvas(pngs[r["image_id"]])
-        H, W = canvas.shape
-        prob = probmaps.of_row(r)
-        ok = r["status"] == "ok"
-        for s in scales:
-            sal = shard_saliency(prob, r, H, W, s, long_side)
-            for f in fwhms:
-                for lam in lams:
-                    kw = dict(split=r["split"], image_id=r["image_id"], scale=fmt_num(s), fwhm=fmt_num(f),
-                              lam=fmt_num(lam))
-                    coarse = blended_grid(torch.as_tensor(sal), float(f), float(lam))
-                    full = upsample_grid(coarse, H, W)
-                    out = sample(canvas, full).numpy()
-                    wp = warp_out.format(**kw)
-                    Path(wp).parent.mkdir(parents=True, exist_ok=True)
-                    cv2.imwrite(wp, np.clip(np.rint(out * 65535.0), 0, 65535).astype(np.uint16))
-                    gp = grid_out.format(**kw) if grid_out else ""
-                    if gp:
-                        Path(gp).parent.mkdir(parents=True, exist_ok=True)
-                        save_grid(gp, coarse, H, W, grid_format)
-                    disp = (coarse - identity_grid(*coarse.shape[:2])).abs()
-                    rows.append({"image_id": r["image_id"], "split": r["split"], "scale": fmt_num(s),
-                                 "fwhm": fmt_num(f), "lam": fmt_num(lam), "warp_path": wp, "grid_path": gp,
-                                 "status": "ok" if ok else "identity",
-                                 "reason": "" if ok else f"heatmap rejected: {r['reason']}",
-                                 "max_shift": round(float(disp.max()), 6)})
-    Path(table_out).parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(table_out, index=False)
-
-
-def one_grid(heat_table: str, image_id: str, png: str, scale: float, fwhm: float, lam: float, long_side: int,
-             out: str, grid_format: str = "coarse") -> None:
-    """The grid of one image and (scale, FWHM, lambda), identical to the one a warp shard job writes."""
-    from mammoflow.pipelines.nus import heatmap
-    from mammoflow.io import probmaps
-    from pathlib import Path
-
-    r = heatmap.table_row(heat_table, image_id)
-    H, W = heatmap.load_canvas(png).shape
-    sal = shard_saliency(probmaps.of_row(r), r, H, W, scale, long_side)
-    coarse = blended_grid(torch.as_tensor(sal), float(fwhm), float(lam))
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    save_grid(out, coarse, H, W, grid_format)

@@ -18,14 +18,20 @@ import torch.nn as nn
 from torch.utils.data import Dataset
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from mammoflow.training import engine as training
+from mammoflow.core.provenance import file_digest, fingerprint
+from mammoflow.training import engine
+from mammoflow.training.checkpoints import load_checkpoint
+from mammoflow.training.classify import SoftmaxClassification, scores
+from mammoflow.training.splits import class_weights, grouped_split
 
 from mammoflow.pipelines.nus import warp
-from mammoflow.core.errors import ConfigError, ImageRejected
+from mammoflow.core.errors import ConfigError
 from mammoflow.evaluation.metrics import binary_metrics, write_json
-from mammoflow.pipelines.nus.patch_classifier import build_model, load_model, plot_roc
-from mammoflow.training.torchutil import device as pick_device
-from mammoflow.training.torchutil import seed_all
+from mammoflow.evaluation.plots import plot_roc
+from mammoflow.io import png
+from mammoflow.pipelines.nus.patch_model import build_model, load_model
+from mammoflow.training.device import device as pick_device
+from mammoflow.training.device import seed_all
 from mammoflow.core.config import known_fields
 
 log = logging.getLogger("mammoflow.pipelines.nus.whole_image")
@@ -134,18 +140,10 @@ def trainable(model: WholeImageNet, what: str) -> list[nn.Parameter]:
 # ----------------------------------------------------------------------------- data
 
 
-def read_u16(path: str | Path) -> np.ndarray:
-    """A 16-bit PNG as float32 in [0, 1]; ImageRejected naming the file if unreadable."""
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None or img.ndim != 2:
-        raise ImageRejected(str(path), "missing, unreadable or not a single-channel PNG")
-    return img.astype(np.float32) / 65535.0
-
-
 def heat_image(geo_row: Mapping[str, Any], height: int, width: int) -> np.ndarray:
     """The raw probability map of a heatmap-table row placed at window centres and resampled to (height, width)."""
     from mammoflow.io import probmaps
-    from mammoflow.pipelines.nus.heatmap import geometry_from_row
+    from mammoflow.pipelines.nus.windows import geometry_from_row
 
     prob = probmaps.of_row(geo_row)
     if not np.isfinite(prob).all():
@@ -163,7 +161,7 @@ def load_inputs(row: Mapping[str, Any], channels: Sequence[str], height: int, wi
         if ch == "heat":
             cache[ch] = heat_image(row, height, width)
         else:
-            img = read_u16(row["png_path"] if ch == "original" else row["warp_path"])
+            img = png.read_unit(row["png_path"] if ch == "original" else row["warp_path"], np.uint16)
             cache[ch] = cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA)
     return np.stack([cache[c] for c in channels])
 
@@ -245,7 +243,7 @@ def train(images_csv: str, heat_tables: Sequence[str], warp_tables: Sequence[str
     tr, te = df[df["split"] == "training"], df[df["split"] == "test"]
     if tr.empty or tr["y"].nunique() < 2:
         raise ConfigError(f"{images_csv}: the training split needs images of both classes")
-    is_val = training.grouped_split(tr["study_id"].tolist(), tr["y"].tolist(), cfg.val_fraction, seed)
+    is_val = grouped_split(tr["study_id"].tolist(), tr["y"].tolist(), cfg.val_fraction, seed)
     trn, val = tr[~is_val], tr[is_val]
     assert not set(trn["study_id"]) & set(val["study_id"]), "study in both train and val"
     model, norm, arch = build(cfg, patch_checkpoint)
@@ -267,35 +265,35 @@ def train(images_csv: str, heat_tables: Sequence[str], warp_tables: Sequence[str
     meta = {"arch": arch, "extra_blocks": cfg.extra_blocks, "norm": norm, "channels": list(channels),
             "input_size": [cfg.height, cfg.width], "classes": ["negative", "positive"],
             "run": {"scale": scale, "fwhm": fwhm, "lam": lam} if warped else "unwarped"}
-    stages = training.stages_from_config(cfg.stages)
-    fcfg = training.FitConfig(stages=stages, batch_size=cfg.batch_size, weight_decay=cfg.weight_decay,
-                              samples_per_epoch=cfg.samples_per_epoch, seed=seed, eval_batch_size=cfg.eval_batch_size)
-    fp = training.fingerprint(training.config_dict(fcfg), _cfg_dict(cfg), meta, code, seed,
-                              training.file_digest(images_csv),
-                              training.file_digest(patch_checkpoint) if cfg.init == "patch_classifier" else "",
-                              sorted(zip(trn["image_id"], trn["y"].astype(int))))
+    ecfg = engine.EngineConfig(stages=engine.stages_from_config(cfg.stages), batch_size=cfg.batch_size,
+                               weight_decay=cfg.weight_decay, sampler="weighted",
+                               samples_per_epoch=cfg.samples_per_epoch, seed=seed, eval_batch_size=cfg.eval_batch_size)
+    fp = fingerprint(ecfg.as_dict(), _cfg_dict(cfg), meta, code, seed, file_digest(images_csv),
+                     file_digest(patch_checkpoint) if cfg.init == "patch_classifier" else "",
+                     sorted(zip(trn["image_id"], trn["y"].astype(int))))
     log.info("whole-image %s: %d train (%d pos), %d val (%d pos), %d test; channels %s; device %s",
              meta["run"], len(trn), int(trn["y"].sum()), len(val), int(val["y"].sum()), len(te), channels, dev)
-    result = training.fit(model, ds_tr, trn["y"].tolist(), ds_val, fcfg, trainable, prep_train, prep_eval, out_dir,
-                          meta, fp, dev, tensorboard, on_epoch_end)
+    task = SoftmaxClassification(trainable, prep_train, prep_eval, cfg.eval_batch_size)
+    result = engine.fit(engine.FitSpec(model, task, ds_tr, ds_val, ecfg, out_dir, meta, fp, dev, tensorboard,
+                                       class_weights(trn["y"].tolist()), on_epoch_end=on_epoch_end))
     best = WholeImageNet(build_model(arch, "none"), cfg.extra_blocks)
-    best.load_state_dict(training.load_checkpoint(Path(out_dir) / "best.pt")["model"])
+    best.load_state_dict(load_checkpoint(Path(out_dir) / "best.pt")["model"])
     best.to(dev)
     ds_te = ImageDataset(te, channels, cfg.height, cfg.width, cache)
-    scores, labels, test_loss = training.predict(best, ds_te, prep_eval, dev, cfg.eval_batch_size)
-    m = binary_metrics(labels, scores, cfg.threshold)
+    p_test, labels, test_loss = scores(best, ds_te, prep_eval, dev, cfg.eval_batch_size)
+    m = binary_metrics(labels, p_test, cfg.threshold)
     name = run_name(scale, fwhm, lam) if warped else "unwarped"
     metrics = {"run": name, "scale": scale, "fwhm": fwhm, "lam": lam, "test": m, "test_loss": test_loss,
-               "best_epoch": result.best_epoch, "best_val_auc": result.best_val_auc,
+               "best_epoch": result.best_epoch, "best_val_auc": result.best_metrics.get("val_auc"),
                "selection": "max val AUC (ties: min val loss)", "n_train": len(trn), "n_val": len(val),
                "n_test": len(te), "channels": list(channels), "arch": arch, "init": cfg.init,
                "input_size": [cfg.height, cfg.width], "label_column": cfg.label_column, "seed": seed}
     out = Path(out_dir)
     write_json(out / "metrics.json", metrics)
-    pd.DataFrame({"image_id": te["image_id"].tolist(), "label": labels, "score": np.round(scores, 6)}) \
+    pd.DataFrame({"image_id": te["image_id"].tolist(), "label": labels, "score": np.round(p_test, 6)}) \
         .to_csv(out / "predictions.csv", index=False)
-    pd.DataFrame(training.history_rows(result)).to_csv(out / "history.csv", index=False)
-    plot_roc(labels, scores, out / "roc.png", f"whole image ({name}), test AUC {m['auc']:.3f}")
+    pd.DataFrame(result.history).to_csv(out / "history.csv", index=False)
+    plot_roc(labels, p_test, out / "roc.png", f"whole image ({name}), test AUC {m['auc']:.3f}")
     log.info("test (%s): AUC %.4f acc %.4f (%.0fs)", name, m["auc"], m["accuracy"], time.time() - t0)
     return metrics
 

@@ -1,42 +1,13 @@
-"""Torch helpers: device choice, seeding, pretrained weights, atomic checkpoints."""
+"""Pretrained weights: none | imagenet (local torch hub cache only) | /path/to/weights."""
 
 from __future__ import annotations
 
-import os
-import random
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
 from mammoflow.core.errors import ConfigError
-
-
-def device(prefer: str = "auto") -> torch.device:
-    """CUDA when available (or asked for), CPU otherwise."""
-    if prefer == "cpu":
-        return torch.device("cpu")
-    if prefer.startswith("cuda") or prefer == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda" if prefer == "auto" else prefer)
-        if prefer != "auto":
-            raise ConfigError(f"device {prefer!r} requested but CUDA is not available")
-    return torch.device("cpu")
-
-
-def seed_all(seed: int, threads: int | None = None) -> None:
-    """Seed python, numpy and torch, and make CPU kernels deterministic."""
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    if torch.backends.cudnn.is_available():
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
-    if threads:
-        torch.set_num_threads(int(threads))
 
 
 def torch_hub_dir() -> Path:
@@ -87,20 +58,3 @@ def torchvision_imagenet_state(weights_enum: Any) -> dict:
             "(torchvision weights) and copy it there, or pass pretrained: /path/to/weights or none."
         )
     return torch.load(cached, map_location="cpu", weights_only=True)
-
-
-def save_atomic(obj: Any, path: str | Path) -> None:
-    """torch.save to a temporary file then rename, so an interrupted write never leaves a half file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    """Load a mammoflow checkpoint safely (weights_only)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    return torch.load(path, map_location="cpu", weights_only=True)

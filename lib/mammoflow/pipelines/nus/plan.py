@@ -1,0 +1,84 @@
+"""Parse-time plan of seed 000 (no torch): which images get heatmaps, the sweep and the per-image file names."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+
+from mammoflow.core.naming import fmt_num
+
+PNG = "results/{ds}/preprocessed/{image_id}.png"
+HEAT = "results/{ds}/heatmaps/{split}/{image_id}_scale{scale}_fwhm{fwhm}.npy"
+OVERLAY = "results/{ds}/overlays/{split}/{image_id}_overlay_scale{scale}_fwhm{fwhm}.png"
+WARP = "results/{ds}/warps/{split}/{image_id}_warp_scale{scale}_fwhm{fwhm}_lam{lam}.png"
+GRID = "results/{ds}/grids/{split}/{image_id}_grid_scale{scale}_fwhm{fwhm}_lam{lam}.npy"
+PATCH_SPLITS = ("training", "test")
+PATCH_SETS = ("s", "s10")
+
+
+class NusPlan:
+    """Seed-000 listing helpers for one validated config; results are computed once per dataset."""
+
+    def __init__(self, cfg: Mapping[str, Any], listing: Callable[[str], pd.DataFrame]):
+        self.cfg = cfg
+        self.listing = listing
+        self.scales = [fmt_num(v) for v in cfg["warps"]["scales"]]
+        self.fwhms = [fmt_num(v) for v in cfg["warps"]["fwhms"]]
+        self.lams = [fmt_num(v) for v in cfg["warps"]["lams"]]
+        self._items: dict[str, dict[str, list[tuple[str, str]]]] = {}
+        self._examples: dict[str, set[str]] = {}
+        self._batched: dict[str, bool] = {}
+
+    def datasets(self) -> list[str]:
+        """Datasets seed 000 runs on."""
+        return list(self.cfg["datasets"])
+
+    def items(self, ds: str, shard: str) -> list[tuple[str, str]]:
+        """(image_id, split) of a shard's images in the heatmap splits, sorted by id."""
+        if ds not in self._items:
+            df = self.listing(ds)
+            rows = df[(df["shard"] != "") & df["split"].isin(self.cfg["heatmaps"]["splits"])].sort_values("image_id")
+            by_shard: dict[str, list[tuple[str, str]]] = {}
+            for i, sp, sh in zip(rows["image_id"], rows["split"], rows["shard"]):
+                by_shard.setdefault(sh, []).append((i, sp))
+            self._items[ds] = by_shard
+        return self._items[ds].get(shard, [])
+
+    def shards(self, ds: str) -> list[str]:
+        """Shards of a dataset that hold at least one image of the heatmap splits."""
+        self.items(ds, "")
+        return sorted(self._items[ds])
+
+    def paths(self, tmpl: str, ds: str, shard: str, **sweep: list[str]) -> list[str]:
+        """tmpl for every image of a shard and every combination of the sweep lists (expand's order)."""
+        keys = list(sweep)
+        combos = [dict(zip(keys, c)) for c in itertools.product(*(sweep[k] for k in keys))]
+        return [tmpl.format(ds=ds, split=sp, image_id=i, **c) for i, sp in self.items(ds, shard) for c in combos]
+
+    def pngs(self, ds: str, shards: list[str] | None = None) -> dict[str, str]:
+        """image_id -> canvas PNG of the given shards (all heatmap shards by default)."""
+        return {i: PNG.format(ds=ds, image_id=i) for s in (shards or self.shards(ds)) for i, _ in self.items(ds, s)}
+
+    def patch_checkpoint(self, ds: str) -> str:
+        """The patch classifier that produces the heatmaps."""
+        return f"results/{ds}/models/patch_classifier/{self.cfg['heatmaps']['patch_set']}/best.pt"
+
+    def examples(self, ds: str, n: int = 2) -> set[str]:
+        """The first test image ids of a dataset (their overlays and warps go into the report)."""
+        if ds not in self._examples:
+            ids = sorted(i for s in self.shards(ds) for i, sp in self.items(ds, s) if sp == "test")
+            self._examples[ds] = set(ids[:n])
+        return self._examples[ds]
+
+    def leaf_batched(self, ds: str) -> bool:
+        """True if the shard jobs write the dataset's saliency, overlay and grid files (per_image_files)."""
+        if ds not in self._batched:
+            pf = self.cfg["per_image_files"]
+            if pf["mode"] == "auto":
+                n = sum(len(self.items(ds, s)) for s in self.shards(ds))
+                self._batched[ds] = n <= pf["batch_max_images"]
+            else:
+                self._batched[ds] = pf["mode"] == "batch"
+        return self._batched[ds]
