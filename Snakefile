@@ -11,17 +11,23 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/synthetic.smk"
-include: "workflow/rules/preprocess.smk"
-
-
-# pipelines (each file validates its own config section and appends to PIPELINE_TARGETS)
-for _stage in PIPELINE_RULE_FILES:
-
-    include: _stage
+include: "workflow/rules/foundation/synthetic.smk"
+include: "workflow/rules/foundation/preprocess.smk"
+include: "workflow/rules/foundation/qc.smk"
+include: "workflow/rules/nus/patches.smk"
+include: "workflow/rules/nus/patch_classifier.smk"
+include: "workflow/rules/nus/heatmaps.smk"
+include: "workflow/rules/nus/warps.smk"
+include: "workflow/rules/nus/whole_image.smk"
+include: "workflow/rules/glam/prep.smk"
+include: "workflow/rules/glam/model.smk"
+include: "workflow/rules/report/overview.smk"
 
 
 rule all:
     default_target: True
     input:
-        final_targets(),
+        rules.foundation.input,
+        rules.nus.input,
+        rules.glam.input,
+        rules.overview.input,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from mammoflow.pipelines.nus.warp import fmt_num
+from mammoflow.core.naming import fmt_num
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).resolve().parent / "out"

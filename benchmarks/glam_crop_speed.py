@@ -19,7 +19,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from mammoflow.core.config import schema_defaults  # noqa: E402
 from mammoflow.pipelines.glam import crop as gc  # noqa: E402
+from mammoflow.pipelines.glam import morphology as gm  # noqa: E402
 from mammoflow.datasets.synthetic import nyu as sn  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -28,7 +30,8 @@ FLOOR = 5.0
 
 def mammogram(view: str, shape=(3000, 2000), seed: int = 0) -> np.ndarray:
     """A synthetic 12-bit mammogram exactly `shape`, exact-zero background, a burned-in label and a thin line."""
-    cfg = sn.NYUSynthConfig(seed=seed, height=shape[0], width=shape[1], lesion_fraction=1.0)
+    cfg = sn.NYUSynthConfig.from_config(schema_defaults("synthetic/nyu", seed=seed, height=shape[0], width=shape[1],
+                                                        lesion_fraction=1.0))
     p = sn.ExamPlan(0, {"L": "malignant", "R": "benign"}, True, "NO", "training")
     img, _ = sn.render_view(p, view, cfg)
     out = np.zeros(shape, np.uint16)
@@ -53,15 +56,15 @@ def best_time(fn, repeats: int) -> tuple[float, object]:
 
 
 def masks_naive(img):
-    e = gc.erode_naive(img > 0, 100)
-    c = gc.largest_component_naive(e)
-    return e, c, gc.dilate_naive(c, 100)
+    e = gm.erode_naive(img > 0, 100)
+    c = gm.largest_component_naive(e)
+    return e, c, gm.dilate_naive(c, 100)
 
 
 def masks_fast(img):
-    e, dist = gc.erode_fast(img > 0, 100)
-    c, _ = gc.largest_component_fast(e, dist)
-    return e, c, gc.dilate_fast(c, 100)
+    e, dist = gm.erode_fast(img > 0, 100)
+    c, _ = gm.largest_component_fast(e, dist)
+    return e, c, gm.dilate_fast(c, 100)
 
 
 def main() -> int:
@@ -93,10 +96,10 @@ def main() -> int:
             def loop():
                 m = img > 0
                 for _ in range(100):
-                    m = gc.erode_naive(m, 1)
-                c = gc.largest_component_naive(m)
+                    m = gm.erode_naive(m, 1)
+                c = gm.largest_component_naive(m)
                 for _ in range(100):
-                    c = gc.dilate_naive(c, 1)
+                    c = gm.dilate_naive(c, 1)
                 return c
             case["loop_100_single_passes_s"] = round(best_time(loop, 1)[0], 3)
         cases.append(case)

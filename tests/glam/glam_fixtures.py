@@ -6,11 +6,23 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
 
-from mammoflow.pipelines.glam.model import GlamConfig
+from mammoflow.core.config import schema_defaults
+from mammoflow.pipelines.glam.config import GlamConfig
 from mammoflow.pipelines.glam.data import GlamImage
 
-SMALL = GlamConfig(window=(256, 160), crop_shape=(64, 64), global_width=8, local_width=8,
-                   local_blocks=(1, 1, 1, 1))
+
+
+def glam_config(**kw) -> GlamConfig:
+    """The schema's GLAM model (the paper's sizes, window glam.window) with overrides."""
+    return GlamConfig.from_dict({**schema_defaults("glam", "model"), "window": schema_defaults("glam")["window"], **kw})
+
+
+def train_settings(**kw) -> dict:
+    """The schema's glam.train section with overrides."""
+    return schema_defaults("glam", "train", **kw)
+
+
+SMALL = glam_config(window=(256, 160), crop_shape=(64, 64), global_width=8, local_width=8, local_blocks=(1, 1, 1, 1))
 
 
 def make_window(rng: np.random.Generator, shape: tuple[int, int], lesion: str | None):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mammoflow.core.config import schema_defaults
 from mammoflow.pipelines.glam import crop as gc
+from mammoflow.pipelines.glam import morphology as gm
 from mammoflow.core.rejections import read as read_rejected
 from mammoflow.datasets.nyu import load_exam_list
 from mammoflow.io.png import read as read_png, write as write_png
@@ -65,19 +67,19 @@ def test_fast_morphology_identical_to_scipy_iterations():
         shape = tuple(int(v) for v in rng.integers(12, 70, 2))
         n = int(rng.integers(0, 9))
         m = random_mask(rng, shape)
-        e_naive = gc.erode_naive(m, n)
-        e_fast, dist = gc.erode_fast(m, n) if n else (m, None)
+        e_naive = gm.erode_naive(m, n)
+        e_fast, dist = gm.erode_fast(m, n) if n else (m, None)
         assert np.array_equal(e_naive, e_fast), trial
         if not e_naive.any():
             with pytest.raises(gc.CropFailed):
-                gc.largest_component_fast(e_fast, dist)
+                gm.largest_component_fast(e_fast, dist)
             continue
-        comp = gc.largest_component_naive(e_naive)
-        comp_fast, (t, b, l, r) = gc.largest_component_fast(e_fast, dist)
+        comp = gm.largest_component_naive(e_naive)
+        comp_fast, (t, b, l, r) = gm.largest_component_fast(e_fast, dist)
         assert np.array_equal(comp, comp_fast), trial
         rows, cols = np.flatnonzero(comp.any(1)), np.flatnonzero(comp.any(0))
         assert (t, b, l, r) == (rows[0], rows[-1], cols[0], cols[-1])
-        assert np.array_equal(gc.dilate_naive(comp, n), gc.dilate_fast(comp, n)), trial
+        assert np.array_equal(gm.dilate_naive(comp, n), gm.dilate_fast(comp, n)), trial
 
 
 def test_fast_crop_values_identical_to_naive_on_random_images():
@@ -104,8 +106,8 @@ def test_equal_largest_components_pick_the_first_label():
     m = np.zeros((30, 40), bool)
     m[2:8, 25:35] = True  # starts first in raster order
     m[15:21, 3:13] = True
-    comp, bounds = gc.largest_component_fast(m)
-    assert np.array_equal(comp, gc.largest_component_naive(m))
+    comp, bounds = gm.largest_component_fast(m)
+    assert np.array_equal(comp, gm.largest_component_naive(m))
     assert bounds == (2, 7, 25, 34)
 
 
@@ -145,7 +147,8 @@ def test_crop_exams_rejects_bad_inputs_and_keeps_the_batch(tmp_path):
               "R-MLO": ["0_R-MLO"], "cancer_label": {"left_malignant": 1}}]
     _write_case(tmp_path, exams, images)
     gc.run(str(tmp_path / "exams.pkl"), str(tmp_path / "images"), str(tmp_path / "out"),
-           str(tmp_path / "cropped.pkl"), str(tmp_path / "cropped.json"), str(tmp_path / "rejected.csv"))
+           str(tmp_path / "cropped.pkl"), str(tmp_path / "cropped.json"), str(tmp_path / "rejected.csv"),
+           schema_defaults("glam", "crop"))
     cropped = load_exam_list(tmp_path / "cropped.pkl")
     assert cropped[0]["L-CC"] == ["0_L-CC"] and cropped[0]["R-CC"] == [] and cropped[0]["L-MLO"] == []
     assert cropped[0]["R-MLO"] == [] and cropped[0]["cancer_label"] == {"left_malignant": 1}
@@ -165,11 +168,14 @@ def test_crop_exams_rejects_bad_inputs_and_keeps_the_batch(tmp_path):
 
 
 def test_crop_params_from_config():
-    assert gc.CropParams.from_config({}) == gc.CropParams()
+    p = gc.CropParams.from_config(schema_defaults("glam", "crop"))  # the schema holds the original's values
+    assert (p.iterations, p.buffer_size, p.rightmost_from_ratio, p.morphology) == (100, 50, 1 / 3, "fast")
     with pytest.raises(Exception):
-        gc.CropParams.from_config({"iterationz": 3})
+        gc.CropParams.from_config(schema_defaults("glam", "crop", iterationz=3))
     with pytest.raises(Exception):
-        gc.CropParams.from_config({"morphology": "magic"})
+        gc.CropParams.from_config(schema_defaults("glam", "crop", morphology="magic"))
+    with pytest.raises(Exception, match="missing"):
+        gc.CropParams.from_config({})
 
 
 @pytest.mark.slow

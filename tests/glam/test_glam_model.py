@@ -13,11 +13,11 @@ from mammoflow.core.errors import ConfigError
 from mammoflow.pipelines.glam.model import (GLAM, GlamConfig, build_glam, cells_to_pixels, crop_with_fill, fuse_maps,
                             parameter_count, select_patches, top_t_percent_pool)
 
-from glam_fixtures import SMALL
+from glam_fixtures import SMALL, glam_config
 
 
 def test_paper_layer_arithmetic():
-    cfg = GlamConfig()
+    cfg = glam_config()
     assert cfg.stage_sizes == [(734, 478), (367, 239), (184, 120), (92, 60), (46, 30)]
     assert cfg.cam_size == (184, 120)
     assert cfg.crop_cells == (32, 32)
@@ -25,7 +25,7 @@ def test_paper_layer_arithmetic():
 
 
 def test_paper_shapes_on_meta_device():
-    cfg = GlamConfig()
+    cfg = glam_config()
     with torch.device("meta"):
         model = GLAM(cfg)
         feats = model.global_module.backbone(torch.zeros(1, 1, 2944, 1920))
@@ -37,7 +37,7 @@ def test_paper_shapes_on_meta_device():
 
 
 def test_parameter_counts_and_resnet34_layout():
-    model = GLAM(GlamConfig())
+    model = GLAM(glam_config())
     assert 2_700_000 < parameter_count(model.global_module) < 2_900_000      # "global ~2.8 M"
     tv = torchvision.models.resnet34()                                       # random init, no network
     state = {k: v for k, v in tv.state_dict().items() if not k.startswith("fc.")}
@@ -49,7 +49,7 @@ def test_parameter_counts_and_resnet34_layout():
 @pytest.mark.slow
 def test_paper_size_global_forward_on_cpu():
     torch.manual_seed(0)
-    gm = GLAM(GlamConfig()).global_module.eval()
+    gm = GLAM(glam_config()).global_module.eval()
     t = time.time()
     with torch.no_grad():
         y, sal = gm(torch.randn(1, 1, 2944, 1920))
@@ -134,10 +134,10 @@ def test_config_validation():
     with pytest.raises(ConfigError):
         GlamConfig.from_dict({"windw": [10, 10]})
     with pytest.raises(ConfigError):
-        GlamConfig.from_dict({"window": [40, 40], "crop_shape": [64, 64]})
+        glam_config(**{"window": [40, 40], "crop_shape": [64, 64]})
     with pytest.raises(ConfigError):
-        GlamConfig.from_dict({"window": [12, 12], "crop_shape": [4, 4]})
-    cfg = GlamConfig.from_dict({"window": [736, 480], "crop_shape": [128, 128]})
+        glam_config(**{"window": [12, 12], "crop_shape": [4, 4]})
+    cfg = glam_config(**{"window": [736, 480], "crop_shape": [128, 128]})
     assert cfg.cam_size == (46, 30) and cfg.crop_cells == (8, 8)
     assert GlamConfig.from_dict(cfg.to_dict()) == cfg
 
@@ -145,7 +145,7 @@ def test_config_validation():
 def test_pretrained_options(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
     with pytest.raises(ConfigError, match="local torch hub cache"):
-        build_glam(GlamConfig(), pretrained_local="imagenet")
+        build_glam(glam_config(), pretrained_local="imagenet")
     with pytest.raises(ConfigError):
         build_glam(SMALL, pretrained_global="imagenet")
     torch.manual_seed(1)

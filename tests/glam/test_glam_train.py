@@ -15,11 +15,12 @@ from mammoflow.pipelines.glam.figures import visualize
 from mammoflow.pipelines.glam.infer import GlamResult, compute_metrics, dice, infer, saliency_rows, write_predictions
 from mammoflow.pipelines.glam.plan import exam_split
 from mammoflow.pipelines.glam.train import train_glam
+from mammoflow.core.config import schema_defaults
 from mammoflow.evaluation.metrics import roc_auc
 
-from glam_fixtures import SMALL, make_images
+from glam_fixtures import SMALL, make_images, train_settings
 
-TINY = {"epochs": [2, 1, 1], "batch_size": 4, "augment": {"crop_noise": 0.02, "size_noise": 0.02}}
+TINY = train_settings(epochs=[2, 1, 1], batch_size=4, augment={"crop_noise": 0.02, "size_noise": 0.02})
 
 
 def test_image_labels_follow_the_view_side():
@@ -48,7 +49,7 @@ def test_dice():
 def test_training_learns_on_held_out_exams(tmp_path):
     train = make_images(24, seed=0)
     test = make_images(12, seed=1)
-    model, hist = train_glam(train, test[:8], SMALL, {"epochs": [8, 3, 2], "batch_size": 4},
+    model, hist = train_glam(train, test[:8], SMALL, train_settings(epochs=[8, 3, 2], batch_size=4),
                              tmp_path / "state", seed=1, tb_dir=tmp_path / "tb")
     assert [h["stage"] for h in hist] == ["global"] * 8 + ["local"] * 3 + ["joint"] * 2
     assert (tmp_path / "state" / "stage1_global.pt").is_file() and (tmp_path / "state" / "stage3_joint.pt").is_file()
@@ -141,12 +142,13 @@ def test_load_exam_images_from_the_preparation(tmp_path):
     from mammoflow.pipelines.glam.data import load_exam_images
     from mammoflow.pipelines.glam.plan import dataset_splits, figure_ids
     from mammoflow.datasets.nyu import load_exam_list
-    spec = {"seed": 3, "n_studies": 3, "height": 320, "width": 200, "lesion_fraction": 1.0, "test_fraction": 0.34}
+    spec = schema_defaults("synthetic/nyu", seed=3, n_studies=3, height=320, width=200, lesion_fraction=1.0,
+                           test_fraction=0.34)
     root, out = tmp_path / "data", tmp_path / "out"
     synthetic_nyu.generate(root, spec)
     glam_crop.run(str(root / "exam_list_before_cropping.pkl"), str(root / "images"), str(out / "crop"),
                   str(out / "cropped.pkl"), str(out / "cropped.json"), str(out / "rej.csv"),
-                  {"iterations": 10, "buffer_size": 5})
+                  schema_defaults("glam", "crop", iterations=10, buffer_size=5))
     window = (256, 160)
     optimal_centers.run(str(out / "cropped.pkl"), str(out / "crop"), str(out / "data.pkl"), str(out / "data.json"),
                         str(out / "rej2.csv"), list(window))
@@ -169,7 +171,7 @@ def test_load_exam_images_from_the_preparation(tmp_path):
             assert im.window[m].mean() > im.window[breast & ~m].mean()
             n_masks += 1
     assert n_masks >= 3
-    ids = figure_ids({"format": "nyu", "root": str(root), "synthetic": spec}, {"visualize": "test"}, 1, {})
+    ids = figure_ids({"format": "nyu", "root": str(root), "synthetic": spec}, train_settings(visualize="test"), 1, {})
     assert ids == [im.image_id for im in images if im.split == "test"]
     # a broken cropped image becomes a rejection row naming the file, the others still load
     (out / "crop" / "1_R-MLO.png").write_bytes(b"not a png")

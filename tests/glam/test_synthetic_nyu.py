@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mammoflow.core import rejections
+from mammoflow.core.config import schema_defaults
 from mammoflow.datasets import nyu as el
 from mammoflow.pipelines.glam import crop as gc
 from mammoflow.pipelines.glam import centers as oc
@@ -16,9 +17,9 @@ from mammoflow.datasets.synthetic import nyu as sn
 from mammoflow.io.png import read as read_png
 from mammoflow.core.safe_pickle import UnsafePickle
 
-SPEC = {"seed": 5, "n_studies": 6, "height": 400, "width": 256, "lesion_fraction": 0.9, "flip_fraction": 0.6,
-        "inject_bad": True}
-CROP = {"iterations": 40, "buffer_size": 20}
+SPEC = schema_defaults("synthetic/nyu", **{"seed": 5, "n_studies": 6, "height": 400, "width": 256, "lesion_fraction": 0.9, "flip_fraction": 0.6,
+        "inject_bad": True})
+CROP = schema_defaults("glam", "crop", iterations=40, buffer_size=20)
 WINDOW = (368, 240)
 
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from seed000_synth import make_dataset
+from mammoflow.core.config import schema_defaults
 from mammoflow.pipelines.nus import patch_classifier as PC
 from mammoflow.pipelines.nus import patch_model as PM
 from mammoflow.pipelines.nus import patches as P
@@ -22,13 +23,23 @@ from mammoflow.training.checkpoints import load_checkpoint
 from mammoflow.training.pretrained import torch_hub_dir
 
 
+def _pc(**kw) -> PC.ClassifierConfig:
+    """Patch-classifier settings: the schema defaults with overrides."""
+    return PC.ClassifierConfig.from_config(schema_defaults("nus", "patch_classifier", device="auto", **kw))
+
+
+def _patches(**kw) -> P.PatchConfig:
+    """Patch-sampling settings: the schema defaults with overrides."""
+    return P.PatchConfig.from_config(schema_defaults("nus", "patches", **kw))
+
+
 @pytest.fixture(scope="module")
 def patch_set(tmp_path_factory):
     """S10 patch CSVs (32 px) of a small synthetic dataset, plus its images.csv."""
     root = tmp_path_factory.mktemp("pc")
     ip, fp = make_dataset(root / "data", n_train=28, n_test=12, seed=11)
     dirs = {(sp, st): root / "patches" / sp / st / "s000" for sp in P.SPLITS for st in P.SETS}
-    cfg = P.PatchConfig(size=32, min_tissue=0.5, normal_bkg_s10=6)
+    cfg = _patches(size=32, min_tissue=0.5, normal_bkg_s10=6)
     P.run_shard(ip, fp, pd.read_csv(ip, dtype=str).image_id, dirs, root / "t.csv", root / "r.csv", cfg, seed=1)
     csvs = {(sp, st): root / "patches" / sp / f"{st}.csv" for sp in P.SPLITS for st in P.SETS}
     P.aggregate([root / "t.csv"], [root / "r.csv"], csvs, root / "rej.csv")
@@ -74,12 +85,12 @@ def test_grouped_split_has_no_leakage_and_both_classes():
 
 def test_augment_is_deterministic_and_flips_exact():
     x = torch.rand(8, 1, 32, 32, generator=torch.Generator().manual_seed(0))
-    cfg = PC.ClassifierConfig(rotation_deg=20, scale_min=0.9, scale_max=1.1)
+    cfg = _pc(rotation_deg=20, scale_min=0.9, scale_max=1.1)
     a = PC.augment(x, torch.Generator().manual_seed(5), cfg)
     b = PC.augment(x, torch.Generator().manual_seed(5), cfg)
     c = PC.augment(x, torch.Generator().manual_seed(6), cfg)
     assert torch.equal(a, b) and not torch.equal(a, c)
-    flips = PC.augment(x, torch.Generator().manual_seed(5), PC.ClassifierConfig(rotation_deg=0, scale_min=1, scale_max=1))
+    flips = PC.augment(x, torch.Generator().manual_seed(5), _pc(rotation_deg=0, scale_min=1, scale_max=1))
     for i in range(8):  # pure flips keep the pixel values
         assert any(torch.equal(flips[i], t) for t in (x[i], x[i].flip(-1), x[i].flip(-2), x[i].flip(-1).flip(-2)))
     assert PM.normalise(x, {"mean": 0.5, "std": 0.25}).shape == (8, 3, 32, 32)
@@ -87,7 +98,7 @@ def test_augment_is_deterministic_and_flips_exact():
 
 @pytest.mark.slow
 def test_training_learns_and_writes_contract(patch_set, tmp_path):
-    cfg = PC.ClassifierConfig(arch="resnet18", pretrained="none", batch_size=64, samples_per_epoch=512,
+    cfg = _pc(arch="resnet18", pretrained="none", batch_size=64, samples_per_epoch=512,
                               stages=({"name": "head", "train": "head", "epochs": 1, "lr": 1e-3},
                                       {"name": "last_block", "train": "last_block", "epochs": 1, "lr": 1e-3},
                                       {"name": "all", "train": "all", "epochs": 3, "lr": 1e-3}))
@@ -118,7 +129,7 @@ def test_resume_after_interrupt_is_exact(patch_set, tmp_path):
     small = tr.groupby("label").head(40)
     small.to_csv(tmp_path / "train.csv", index=False)
     pd.read_csv(patch_set["test"]).groupby("label").head(20).to_csv(tmp_path / "test.csv", index=False)
-    cfg = PC.ClassifierConfig(arch="resnet18", pretrained="none", batch_size=16, samples_per_epoch=48,
+    cfg = _pc(arch="resnet18", pretrained="none", batch_size=16, samples_per_epoch=48,
                               rotation_deg=10, tiled=False, context_px=32,  # the plain-ResNet path with context crops
                               stages=({"name": "head", "train": "head", "epochs": 1, "lr": 1e-3},
                                                        {"name": "last_block", "train": "last_block", "epochs": 2, "lr": 1e-3},
@@ -191,19 +202,19 @@ def test_context_crops_hold_the_patch_and_the_dense_view_matches_the_heatmap_hea
 
 
 def test_config_per_set_overrides():
-    sec = {"arch": "resnet18", "samples_per_epoch": 384, "overrides": {"s": {"samples_per_epoch": 256}},
-           "threads": 2, "mem_mb": 4000}
-    assert PC.ClassifierConfig.for_set(sec, "s").samples_per_epoch == 256
+    sec = schema_defaults("nus", "patch_classifier", arch="resnet18", samples_per_epoch=384,
+                          overrides={"s": {"samples_per_epoch": 256}}, threads=2, mem_mb=4000)
+    assert PC.ClassifierConfig.for_set(sec, "s", device="auto").samples_per_epoch == 256
     assert PC.ClassifierConfig.for_set(sec, "s10", device="cpu").samples_per_epoch == 384
     assert PC.ClassifierConfig.for_set(sec, "s10", device="cpu").device == "cpu"
     with pytest.raises(ConfigError):
-        PC.ClassifierConfig.from_config({"arch": "alexnet"})
+        _pc(arch="alexnet")
     with pytest.raises(ConfigError, match="tiled: false"):
-        PC.ClassifierConfig.from_config({"tiled": True, "context_px": 32})
-    assert PC.ClassifierConfig.from_config({"tiled": False, "context_px": 32}).context_px == 32
-    assert PC.ClassifierConfig().pooling == "gaussian"
+        _pc(tiled=True, context_px=32)
+    assert _pc(tiled=False, context_px=32).context_px == 32
+    assert _pc().pooling == "gaussian"
     with pytest.raises(ConfigError):
-        PC.ClassifierConfig.from_config({"pooling": "max"})
+        _pc(pooling="max")
 
 
 def test_tiled_model_sees_one_tile_at_a_time(tmp_path):

@@ -10,9 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mammoflow.core.config import schema_defaults
 from mammoflow.pipelines.nus import patches as P
 
-CFG = P.PatchConfig(size=64, nb_abn=10, nb_bkg=10, min_tissue=0.5, normal_bkg_s=1, normal_bkg_s10=4)
+def _patches(**kw) -> P.PatchConfig:
+    """Patch-sampling settings: the schema defaults with overrides."""
+    return P.PatchConfig.from_config(schema_defaults("nus", "patches", **kw))
+
+
+CFG = _patches(size=64, nb_abn=10, nb_bkg=10, min_tissue=0.5, normal_bkg_s=1, normal_bkg_s10=4)
 
 
 def _dirs(root: Path) -> dict:
@@ -66,7 +72,7 @@ def test_tissue_map_and_free_centres_match_brute_force():
 
 def test_relaxation_after_1000_rejections():
     box = (100, 50, 130, 150)  # 30 x 100 box: best ratios with a 64 patch are 0.64 and 0.47
-    cfg = P.PatchConfig(size=64)
+    cfg = _patches(size=64)
     assert not any(P.overlap_ok(P.patch_rect(cy, cx, 64), box, 0.9) for cy in range(100, 130) for cx in range(50, 150))
     rng = np.random.default_rng(1)
     cents = P.sample_abnormal(box, 10, cfg, rng)

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import torch
 
+from mammoflow.core.naming import fmt_num
 from mammoflow.pipelines.nus import warp
 
 
 @pytest.mark.parametrize("value,expected", [(20.0, "20"), (20, "20"), (0.5, "0.5"), (3.5, "3.5"), (1.0, "1"),
                                             ("15", "15"), ("0.50", "0.5"), (0.25, "0.25")])
 def test_fmt_num_follows_the_seed(value, expected):
-    assert warp.fmt_num(value) == expected
+    assert fmt_num(value) == expected
 
 
 def test_grid_shape_keeps_aspect_and_derives_from_input():

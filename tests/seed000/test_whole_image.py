@@ -14,6 +14,7 @@ from seed000_synth import synth_canvas
 from mammoflow.pipelines.nus import heatmap
 from mammoflow.pipelines.nus import warps
 from mammoflow.pipelines.nus import whole_image
+from mammoflow.core.config import schema_defaults
 from test_heatmap import fake_checkpoint
 
 
@@ -50,7 +51,7 @@ def shard_tables(root, df, ck, lams=(1.0,)):
 
 
 def cfg(**kw):
-    base = dict(height=64, width=48, init="none", arch="resnet18", extra_blocks=1, batch_size=16,
+    base = schema_defaults("nus", "whole_image", height=64, width=48, init="none", arch="resnet18", extra_blocks=1, batch_size=16,
                 stages=[{"name": "all", "train": "all", "epochs": 3, "lr": 1e-3}], val_fraction=0.2, device="cpu")
     base.update(kw)
     return whole_image.WholeImageConfig.from_config(base)

@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import cv2
 import numpy as np
@@ -14,6 +14,7 @@ import pandas as pd
 
 from mammoflow.io import dicom, png
 from mammoflow.preprocess.breast_mask import breast_mask, chest_wall_side
+from mammoflow.core.config import from_mapping
 from mammoflow.core.errors import ImageRejected
 
 log = logging.getLogger(__name__)
@@ -45,20 +46,19 @@ class Geometry:
 class PreprocessParams:
     """Preprocessing knobs (config section `preprocess`)."""
 
-    height: int = 1152
-    width: int = 896
-    voi: str = "none"
-    intensity: str = "minmax"
-    flip_to: str = "none"
-    mask_threshold: float = 0.05
-    mask_open_frac: float = 0.01
-    min_breast_fraction: float = 0.02
+    height: int
+    width: int
+    voi: str
+    intensity: str
+    flip_to: str
+    mask_threshold: float
+    mask_open_frac: float
+    min_breast_fraction: float
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any]) -> "PreprocessParams":
-        """Build from the config section, ignoring keys that are not preprocessing knobs."""
-        names = cls.__dataclass_fields__.keys()
-        return cls(**{k: v for k, v in cfg.items() if k in names})
+    def from_config(cls, cfg: Mapping[str, Any]) -> "PreprocessParams":
+        """From the validated `preprocess` section (keys that are not preprocessing knobs are ignored)."""
+        return from_mapping(cls, cfg, "preprocess")
 
 
 def fit_geometry(rows: int, cols: int, height: int, width: int, flipped: bool = False) -> Geometry:

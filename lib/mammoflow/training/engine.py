@@ -7,7 +7,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -15,11 +15,15 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler, WeightedRandomSampler
 
 from mammoflow.core.errors import ConfigError
+from mammoflow.training.batches import batch_len, predict, to_device
 from mammoflow.training.checkpoints import load_checkpoint, save_atomic
 from mammoflow.training.rng import rng_state, set_rng_state
 from mammoflow.training.tensorboard import EpochWriter
 
 log = logging.getLogger("mammoflow.training")
+
+__all__ = ["EngineConfig", "FitResult", "FitSpec", "Interrupt", "Stage", "Task", "fit", "is_better", "predict",
+           "stages_from_config", "to_device"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "cosine_warm_restarts")
@@ -153,28 +157,6 @@ class FitResult:
     best_metrics: dict[str, Any]
     history: list[dict[str, Any]]
     stopped_early: bool = False
-
-
-def to_device(batch: Any, device: torch.device) -> Any:
-    """Move the tensors of a (nested) batch to the device."""
-    if torch.is_tensor(batch):
-        return batch.to(device)
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
-    return batch
-
-
-def _batch_len(batch: Any) -> int:
-    if torch.is_tensor(batch):
-        return int(batch.shape[0])
-    if isinstance(batch, (list, tuple)) and batch:
-        first = batch[0]
-        return _batch_len(first) if torch.is_tensor(first) or isinstance(first, (list, tuple, dict)) else len(batch)
-    if isinstance(batch, dict) and batch:
-        return _batch_len(next(iter(batch.values())))
-    return 1
 
 
 def _value(metrics: Mapping[str, Any], key: str | None, mode: str) -> float:
@@ -367,7 +349,7 @@ def _train_epoch(spec: FitSpec, run: _Run, stage: Stage, loader: DataLoader,
     n_seen = 0
     for batch in loader:
         batch = to_device(batch, spec.device)
-        n = _batch_len(batch)
+        n = batch_len(batch)
         for k, v in task.step(model, batch, opts, run.gens["augment"], spec.config.grad_clip).items():
             sums[k] = sums.get(k, 0.0) + float(v) * n
         n_seen += n
@@ -402,21 +384,3 @@ def _finish_stage(spec: FitSpec, run: _Run, stage: Stage) -> None:
     run.stage_i += 1
     run.epoch_in_stage = 0
     run.since_best = 0
-
-
-@torch.no_grad()
-def predict(model: nn.Module, data: Dataset, fn: Callable[[nn.Module, Any], torch.Tensor | np.ndarray],
-            device: torch.device, batch_size: int = 128, collate: Callable | None = None,
-            num_workers: int = 0) -> np.ndarray:
-    """fn(model, batch) over a dataset in order (eval mode, no gradients), results concatenated."""
-    model.eval()
-    out = []
-    for batch in DataLoader(data, batch_size=batch_size, shuffle=False, collate_fn=collate, num_workers=num_workers):
-        r = fn(model, to_device(batch, device))
-        out.append(r.detach().cpu().numpy() if torch.is_tensor(r) else np.asarray(r))
-    return np.concatenate(out) if out else np.zeros(0)
-
-
-def iter_params(modules: Iterable[nn.Module]) -> list[nn.Parameter]:
-    """The parameters of several modules, in order."""
-    return [p for m in modules for p in m.parameters()]

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from mammoflow.core.determinism import rng_for
+from mammoflow.core.config import from_mapping
 from mammoflow.core.errors import ConfigError
 from mammoflow.datasets.nyu import CANCER_KEYS
 from mammoflow.io import png
@@ -28,34 +29,33 @@ from mammoflow.core.safe_pickle import dump
 log = logging.getLogger("mammoflow.datasets.synthetic.nyu")
 
 SAMPLE_VIEW_ORDER = ("L-CC", "L-MLO", "R-MLO", "R-CC")  # key order of the GMIC/GLAM sample pickle
-_IGNORED = {"transfer_syntaxes", "calc_fraction_vindr"}  # keys of the common synthetic block unused here
 
 
 @dataclass(frozen=True)
 class NYUSynthConfig:
     """Size and content of the synthetic NYU dataset (deterministic from seed)."""
 
-    seed: int = 11
-    n_studies: int = 48  # exams of 4 views
-    height: int = 800  # typical image rows (each image varies by +-10 %)
-    width: int = 512  # typical image columns
-    lesion_fraction: float = 0.6  # exams with a lesion in one breast
-    malignant_fraction: float = 0.5  # of those lesions
-    calc_fraction: float = 0.5  # malignant lesions that also show a calcification cluster
-    second_benign_fraction: float = 0.15  # exams with an extra benign lesion in the other breast
-    lesion_size: float = 0.028  # lesion radius as a fraction of the image height
-    test_fraction: float = 0.25  # exams in the test split (stratified by label)
-    flip_fraction: float = 0.0  # exams stored mirrored (horizontal_flip YES)
-    inject_bad: bool = False  # append exams with broken inputs (see bad_inputs)
+    seed: int
+    n_studies: int  # exams of 4 views
+    height: int  # typical image rows (each image varies by +-10 %)
+    width: int  # typical image columns
+    lesion_fraction: float  # exams with a lesion in one breast
+    malignant_fraction: float  # of those lesions
+    calc_fraction: float  # malignant lesions that also show a calcification cluster
+    second_benign_fraction: float  # exams with an extra benign lesion in the other breast
+    lesion_size: float  # lesion radius as a fraction of the image height
+    test_fraction: float  # exams in the test split (stratified by label)
+    flip_fraction: float  # exams stored mirrored (horizontal_flip YES)
+    inject_bad: bool  # append exams with broken inputs (see bad_inputs)
     extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> "NYUSynthConfig":
         known = set(cls.__dataclass_fields__) - {"extra"}
-        unknown = set(cfg) - known - _IGNORED
+        unknown = set(cfg) - known
         if unknown:
             raise ConfigError(f"synthetic NYU dataset: unknown keys {sorted(unknown)}")
-        c = cls(**{k: v for k, v in cfg.items() if k in known})
+        c = from_mapping(cls, cfg, "synthetic (nyu)")
         if c.n_studies < 1 or c.height < 128 or c.width < 96:
             raise ConfigError("synthetic NYU dataset: n_studies >= 1, height >= 128 and width >= 96 required")
         return c

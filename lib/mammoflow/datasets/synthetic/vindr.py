@@ -14,7 +14,7 @@ import pandas as pd
 
 from mammoflow.io import png
 from mammoflow.datasets.synthetic.phantom import Lesion, Rendered, render_view
-from mammoflow.core.config import known_fields
+from mammoflow.core.config import from_mapping
 
 log = logging.getLogger(__name__)
 
@@ -30,25 +30,22 @@ BAD_KINDS = ["truncated", "not_dicom", "for_processing", "blank", "missing", "un
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    """Parameters of a synthetic VinDr-style dataset (see workflow/schemas/config.schema.yaml)."""
+    """Parameters of a synthetic VinDr-style dataset (defaults: workflow/schemas/synthetic/vindr.schema.yaml)."""
 
-    seed: int = 7
-    n_studies: int = 40
-    height: int = 640
-    width: int = 512
-    lesion_fraction: float = 0.5
-    calc_fraction: float = 0.3
-    test_fraction: float = 0.2
-    inject_bad: bool = False
-    transfer_syntaxes: tuple[str, ...] = ("explicit_le", "rle", "jpeg2000", "jpegls")
+    seed: int
+    n_studies: int
+    height: int
+    width: int
+    lesion_fraction: float
+    calc_fraction: float
+    test_fraction: float
+    inject_bad: bool
+    transfer_syntaxes: tuple[str, ...]
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> "SyntheticSpec":
-        """Build from a config block, ignoring unknown keys."""
-        kw = known_fields(cls, cfg)
-        if "transfer_syntaxes" in kw:
-            kw["transfer_syntaxes"] = tuple(kw["transfer_syntaxes"])
-        return cls(**kw)
+        """From the validated `synthetic:` block of a vindr dataset."""
+        return from_mapping(cls, cfg, "synthetic (vindr)", transfer_syntaxes=tuple)
 
 
 def _md5(*parts: object) -> str:

@@ -161,6 +161,21 @@ def batch_tensors(images: Sequence[GlamImage], rngs: Sequence[np.random.Generato
     return x, y
 
 
+@dataclass
+class GlamResult:
+    """Inference result of one image (maps in window coordinates)."""
+
+    image: GlamImage
+    scores: np.ndarray           # (2,) benign, malignant
+    fused: np.ndarray            # (2, H, W) float32
+    global_map: np.ndarray       # (2, h, w)
+    positions: np.ndarray        # (K, 2)
+    crops: np.ndarray            # (K, ch, cw)
+    y_global: np.ndarray | None = None   # (2,) global module scores
+    y_local: np.ndarray | None = None    # (2,) mean patch scores
+
+
+
 class WindowSet(Dataset):
     """GlamImages as a dataset (items are the images; `collate` keeps a batch as a list)."""
 

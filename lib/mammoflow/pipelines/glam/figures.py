@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
-if TYPE_CHECKING:
-    from mammoflow.pipelines.glam.infer import GlamResult
-
-CLASSES = ("benign", "malignant")
+from mammoflow.pipelines.glam.data import CLASSES, GlamResult
 
 
-def visualize(res: "GlamResult", path: str | Path, crop_shape: Sequence[int]) -> None:
+def visualize(res: GlamResult, path: str | Path, crop_shape: Sequence[int]) -> None:
     """The original's five panels: image with ground truth, patch map, benign and malignant saliency, patches."""
     import matplotlib
     matplotlib.use("Agg")

@@ -7,7 +7,6 @@ import json
 import logging
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -17,27 +16,13 @@ import torch
 from mammoflow.core import rejections
 from mammoflow.core.errors import ConfigError
 from mammoflow.evaluation.metrics import dice, roc_auc
-from mammoflow.pipelines.glam.data import CLASSES, GlamImage, batch_tensors, exam_splits, load_exam_images, write_csv
+from mammoflow.pipelines.glam.data import CLASSES, GlamImage, GlamResult, batch_tensors, exam_splits, load_exam_images, write_csv
 from mammoflow.pipelines.glam.figures import visualize, visualize_rejected
 from mammoflow.pipelines.glam.model import GLAM
 from mammoflow.pipelines.glam.plan import train_config
 from mammoflow.pipelines.glam.train import image_scores, load_glam
 
 log = logging.getLogger("mammoflow.pipelines.glam.infer")
-
-
-@dataclass
-class GlamResult:
-    """Inference result of one image (maps in window coordinates)."""
-
-    image: GlamImage
-    scores: np.ndarray           # (2,) benign, malignant
-    fused: np.ndarray            # (2, H, W) float32
-    global_map: np.ndarray       # (2, h, w)
-    positions: np.ndarray        # (K, 2)
-    crops: np.ndarray            # (K, ch, cw)
-    y_global: np.ndarray | None = None   # (2,) global module scores
-    y_local: np.ndarray | None = None    # (2,) mean patch scores
 
 
 @torch.no_grad()

@@ -43,23 +43,9 @@ def dataset_splits(exams: Sequence[Mapping[str, Any]], seed: int, val_fraction: 
     return exam_split(n, seed, val_fraction, test_fraction, explicit)
 
 
-DEFAULT_TRAIN: dict[str, Any] = {
-    "epochs": [12, 6, 4],            # global, local, joint
-    "lr": [1e-3, 1e-3, 2e-4],
-    "weight_decay": 1e-5,
-    "batch_size": 4,
-    "pos_weight": "auto",             # auto | none: weight positives by negatives/positives (capped at 10)
-    "grad_clip": 1.0,                  # max gradient norm per step (0 = off)
-    "augment": {"crop_noise": 0.03, "size_noise": 0.05, "vertical_flip": True, "intensity_noise": 0.0},
-    "val_fraction": 0.1,
-    "test_fraction": 0.3,
-    "splits": {},                      # optional explicit {exam_index: split}
-    "pretrained_global": "none",       # none | /path
-    "pretrained_local": "none",        # none | imagenet | /path
-    "score": "global",                 # global (the original's output) | mean (global and local averaged)
-    "dice_threshold": 0.5,             # fused map >= threshold is the predicted lesion
-    "visualize": "all",                # all | test
-}
+TRAIN_KEYS = ("epochs", "lr", "weight_decay", "batch_size", "pos_weight", "grad_clip", "augment", "val_fraction",
+              "test_fraction", "splits", "pretrained_global", "pretrained_local", "score", "dice_threshold",
+              "visualize")   # glam.train (defaults and meanings: workflow/schemas/glam.schema.yaml)
 
 
 OUTPUT_KEYS = ("score", "dice_threshold", "visualize")   # glam.train keys that do not change the training
@@ -70,18 +56,21 @@ def training_keys(d: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in dict(d or {}).items() if k not in OUTPUT_KEYS}
 
 
-def train_config(d: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Defaults merged with the config's glam.train (unknown keys are an error)."""
-    d = dict(d or {})
-    unknown = set(d) - set(DEFAULT_TRAIN)
+def train_config(d: Mapping[str, Any] | None, outputs: bool = True) -> dict[str, Any]:
+    """The validated glam.train section, checked (unknown or missing keys and bad values are errors); with
+    outputs=False the keys that only shape the outputs (OUTPUT_KEYS) may be absent (the train rule's params)."""
+    out = dict(d or {})
+    unknown = set(out) - set(TRAIN_KEYS)
+    missing = [k for k in TRAIN_KEYS if k not in out and (outputs or k not in OUTPUT_KEYS)]
     if unknown:
         raise ConfigError(f"unknown glam.train keys: {sorted(unknown)}")
-    out = {**DEFAULT_TRAIN, **d}
-    out["augment"] = {**DEFAULT_TRAIN["augment"], **dict(d.get("augment") or {})}
+    if missing:
+        raise ConfigError(f"glam.train lacks {missing}; validate it against workflow/schemas/glam.schema.yaml")
+    out["augment"] = dict(out["augment"])
     for k in ("epochs", "lr"):
         if len(out[k]) != 3:
             raise ConfigError(f"glam.train.{k}: three values (global, local, joint)")
-    if out["score"] not in ("global", "mean"):
+    if out.get("score", "global") not in ("global", "mean"):
         raise ConfigError("glam.train.score: global | mean")
     return out
 

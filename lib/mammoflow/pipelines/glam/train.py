@@ -15,7 +15,8 @@ from mammoflow.core.provenance import fingerprint
 from mammoflow.evaluation.metrics import roc_auc
 from mammoflow.pipelines.glam.data import (CLASSES, GlamImage, WindowSet, batch_tensors, exam_splits,
                                            load_exam_images, write_csv)
-from mammoflow.pipelines.glam.model import GLAM, GlamConfig, GlamOutput, build_glam, model_config
+from mammoflow.pipelines.glam.config import GlamConfig, model_config
+from mammoflow.pipelines.glam.model import GLAM, GlamOutput, build_glam
 from mammoflow.pipelines.glam.plan import OUTPUT_KEYS, train_config
 from mammoflow.training import engine
 from mammoflow.training.checkpoints import load_checkpoint, save_atomic
@@ -144,7 +145,7 @@ def train_glam(train_images: Sequence[GlamImage], val_images: Sequence[GlamImage
     `interrupt_after` stops (raising KeyboardInterrupt) after that many epochs of this call: used by the
     resume test to simulate a killed job; a resumed run ends with exactly the weights of an uninterrupted one.
     """
-    tcfg = train_config(tcfg)
+    tcfg = train_config(tcfg, outputs=False)
     seed_all(seed, threads)
     dev = device or torch.device("cpu")
     model = build_glam(model_cfg, tcfg["pretrained_global"], tcfg["pretrained_local"])
@@ -184,7 +185,7 @@ def run_train(data_pkl: str, cropped_dir: str, out_model: str, out_stages: Seque
     """Snakemake entry point: train GLAM on the training exams, write per-stage and final checkpoints."""
     from mammoflow.training.device import device as pick_device
     cfg = model_config(model, window)
-    tcfg = train_config(train)
+    tcfg = train_config(train, outputs=False)
     splits = exam_splits(data_pkl, tcfg, seed)
     images, rejected = load_exam_images(data_pkl, cropped_dir, None, cfg.window, splits)
     write_csv(out_splits, [{"image_index": im.image_id, "exam_index": im.exam_index, "view": im.view,
@@ -205,7 +206,7 @@ def run_train(data_pkl: str, cropped_dir: str, out_model: str, out_stages: Seque
         ck = load_checkpoint(src)
         save_atomic(ck, path)
     save_atomic({"model": {k: v.cpu() for k, v in model_.state_dict().items()}, "model_config": cfg.to_dict(),
-                 "history": history, "score": tcfg["score"]}, out_model)
+                 "history": history}, out_model)
     cols = sorted({k for h in history for k in h}, key=lambda k: (k not in ("stage", "epoch"), k))
     write_csv(out_history, history, cols)
     (Path(state_dir) / "last.pt").unlink(missing_ok=True)   # a finished run is not resumed

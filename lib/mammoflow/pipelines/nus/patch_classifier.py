@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from mammoflow.core.config import known_fields
+from mammoflow.core.config import from_mapping
 from mammoflow.core.errors import ConfigError
 from mammoflow.core.provenance import file_digest, fingerprint
 from mammoflow.evaluation.metrics import binary_metrics, write_json
@@ -33,47 +33,39 @@ from mammoflow.training.splits import class_weights, grouped_split
 
 log = logging.getLogger("mammoflow.pipelines.nus.patch_classifier")
 
-DEFAULT_STAGES = (
-    {"name": "head", "train": "head", "epochs": 3, "lr": 1e-3},
-    {"name": "last_block", "train": "last_block", "epochs": 10, "lr": 1e-4},
-    {"name": "all", "train": "all", "epochs": 37, "lr": 1e-5},
-)
 
 
 @dataclass(frozen=True)
 class ClassifierConfig:
     """Model and training knobs of the `seed000.patch_classifier` config section."""
 
-    arch: str = "resnet50"
-    pretrained: str = "imagenet"
-    stages: tuple = DEFAULT_STAGES
-    batch_size: int = 32
-    weight_decay: float = 1e-4
-    samples_per_epoch: int = 0
-    val_fraction: float = 0.2
-    hflip: bool = True
-    vflip: bool = True
-    rotation_deg: float = 25.0
-    scale_min: float = 0.8
-    scale_max: float = 1.2
-    num_workers: int = 0
-    norm_max_patches: int = 5000
-    cache_mb: int = 2048
-    eval_batch_size: int = 128
-    threshold: float = 0.5
-    tiled: bool = True
-    pooling: str = "gaussian"
-    context_px: int = 0
-    consistency_weight: float = 1.0
-    device: str = "auto"
+    arch: str
+    pretrained: str
+    stages: tuple
+    batch_size: int
+    weight_decay: float
+    samples_per_epoch: int
+    val_fraction: float
+    hflip: bool
+    vflip: bool
+    rotation_deg: float
+    scale_min: float
+    scale_max: float
+    num_workers: int
+    norm_max_patches: int
+    cache_mb: int
+    eval_batch_size: int
+    threshold: float
+    tiled: bool
+    pooling: str
+    context_px: int
+    consistency_weight: float
+    device: str
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None) -> "ClassifierConfig":
         """Build from a config mapping (unknown keys ignored; stages become a tuple of dicts)."""
-        kw = known_fields(cls, cfg)
-        if "stages" in kw:
-            kw["stages"] = tuple(dict(s) for s in kw["stages"])
-        out = cls(**kw)
+        out = from_mapping(cls, cfg, "seed000.patch_classifier", stages=lambda v: tuple(dict(s) for s in v))
         if out.arch not in ARCHS:
             raise ConfigError(f"patch_classifier.arch {out.arch!r} is not one of {ARCHS}")
         if out.pooling not in POOLINGS:

@@ -14,7 +14,7 @@ from mammoflow.core.determinism import rng_for
 from mammoflow.core import rejections
 from mammoflow.io import png
 from mammoflow.core.errors import ImageRejected
-from mammoflow.core.config import known_fields
+from mammoflow.core.config import from_mapping
 
 log = logging.getLogger("mammoflow.pipelines.nus.patches")
 
@@ -27,23 +27,23 @@ TABLE_COLUMNS = PATCH_COLUMNS + ["finding_id", "kind", "cy", "cx", "tissue"]
 
 @dataclass(frozen=True)
 class PatchConfig:
-    """Sampling knobs (defaults = seed 000 values at the 1152x896 canvas)."""
+    """Sampling knobs of the `seed000.patches` section (defaults: the seed's values, in the schema)."""
 
-    size: int = 224
-    nb_abn: int = 10
-    nb_bkg: int = 10
-    pos_cutoff: float = 0.9
-    cutoff_step: float = 0.05
-    tries_per_cutoff: int = 1000
-    min_tissue: float = 0.3
-    bkg_margin: int = 0
-    normal_bkg_s: int = 1
-    normal_bkg_s10: int = 5
+    size: int
+    nb_abn: int
+    nb_bkg: int
+    pos_cutoff: float
+    cutoff_step: float
+    tries_per_cutoff: int
+    min_tissue: float
+    bkg_margin: int
+    normal_bkg_s: int
+    normal_bkg_s10: int
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None) -> "PatchConfig":
-        """Build from the `seed000.patches` config section (unknown keys ignored)."""
-        return cls(**known_fields(cls, cfg))
+        """From the validated `seed000.patches` section (keys that are not sampling knobs are ignored)."""
+        return from_mapping(cls, cfg, "seed000.patches")
 
 
 # ----------------------------------------------------------------------------- geometry

@@ -82,3 +82,26 @@ class NusPlan:
             else:
                 self._batched[ds] = pf["mode"] == "batch"
         return self._batched[ds]
+
+    def targets(self) -> list[str]:
+        """What the seed-000 target builds: patch CSVs and classifiers, one output per saliency and warp shard
+        job (listing every per-image file would cost a DAG lookup per file at VinDr scale; for on-demand
+        datasets the report examples' files), the heatmap QC and the whole-image summary."""
+        out: list[str] = []
+        for ds in self.datasets():
+            out += [f"results/{ds}/patches/{sp}/{st}.csv" for sp in PATCH_SPLITS for st in PATCH_SETS]
+            out += [f"results/{ds}/models/patch_classifier/{ps}/metrics.json"
+                    for ps in self.cfg["patch_classifier"]["sets"]]
+            sweep = dict(scale=self.scales, fwhm=self.fwhms)
+            if self.leaf_batched(ds):
+                out += [self.paths(HEAT, ds, s, **sweep)[0] for s in self.shards(ds)]
+            else:
+                ex = self.examples(ds)
+                for s in self.shards(ds):
+                    for tmpl in (HEAT, OVERLAY):
+                        out += [p for p in self.paths(tmpl, ds, s, **sweep)
+                                if any(f"/{i}_" in p for i in ex)]
+            out.append(f"results/{ds}/heatmaps/evaluation.json")
+            out += [f"results/{ds}/warps/shards/{s}.csv" for s in self.shards(ds)]
+            out.append(f"results/{ds}/models/whole_image/summary.csv")
+        return out

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mammoflow.core.naming import fmt_num  # noqa: F401  (re-exported; rules import it from naming)
 
 # One convention end to end: normalised coordinate -1 is the centre of the first pixel/cell and +1 the
 # centre of the last one (align_corners=True) for building, upsampling and sampling grids. With it an

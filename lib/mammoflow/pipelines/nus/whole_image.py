@@ -6,7 +6,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -18,6 +18,7 @@ import torch.nn as nn
 from torch.utils.data import Dataset
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
+from mammoflow.core.naming import fmt_num
 from mammoflow.core.provenance import file_digest, fingerprint
 from mammoflow.training import engine
 from mammoflow.training.checkpoints import load_checkpoint
@@ -32,52 +33,42 @@ from mammoflow.io import png
 from mammoflow.pipelines.nus.patch_model import build_model, load_model
 from mammoflow.training.device import device as pick_device
 from mammoflow.training.device import seed_all
-from mammoflow.core.config import known_fields
+from mammoflow.core.config import from_mapping
 
 log = logging.getLogger("mammoflow.pipelines.nus.whole_image")
 SOURCES = ("original", "warped", "heat")
-DEFAULT_STAGES = (
-    {"name": "head", "train": "head", "epochs": 15, "lr": 1e-4},
-    {"name": "all", "train": "all", "epochs": 25, "lr": 1e-5},
-)
 
 
 @dataclass(frozen=True)
 class WholeImageConfig:
     """Knobs of the `seed000.whole_image` config section."""
 
-    height: int = 576
-    width: int = 448
-    channels: tuple = ("warped", "warped", "warped")
-    baseline_channels: tuple = ("original", "original", "original")
-    label_column: str = "label"
-    label_map: Mapping[str, int] = field(default_factory=dict)
-    init: str = "patch_classifier"  # patch_classifier | none | imagenet | /path/to/weights
-    arch: str = "resnet50"  # used when init is not patch_classifier
-    extra_blocks: int = 2
-    stages: tuple = DEFAULT_STAGES
-    batch_size: int = 16
-    weight_decay: float = 1e-4
-    samples_per_epoch: int = 0
-    val_fraction: float = 0.15
-    hflip: bool = True
-    threshold: float = 0.5
-    cache_mb: int = 2048
-    eval_batch_size: int = 32
-    device: str = "auto"
+    height: int
+    width: int
+    channels: tuple
+    baseline_channels: tuple
+    label_column: str
+    label_map: Mapping[str, int]
+    init: str  # patch_classifier | none | imagenet | /path/to/weights
+    arch: str  # used when init is not patch_classifier
+    extra_blocks: int
+    stages: tuple
+    batch_size: int
+    weight_decay: float
+    samples_per_epoch: int
+    val_fraction: float
+    hflip: bool
+    threshold: float
+    cache_mb: int
+    eval_batch_size: int
+    device: str
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None) -> "WholeImageConfig":
         """Build from a config mapping (unknown keys ignored)."""
-        kw = known_fields(cls, cfg)
-        for k in ("channels", "baseline_channels"):
-            if k in kw:
-                kw[k] = tuple(kw[k])
-        if "stages" in kw:
-            kw["stages"] = tuple(dict(s) for s in kw["stages"])
-        if "label_map" in kw:
-            kw["label_map"] = {str(a): int(b) for a, b in dict(kw["label_map"]).items()}
-        out = cls(**kw)
+        out = from_mapping(cls, cfg, "seed000.whole_image", channels=tuple, baseline_channels=tuple,
+                           stages=lambda v: tuple(dict(s) for s in v),
+                           label_map=lambda v: {str(a): int(b) for a, b in dict(v).items()})
         for ch in out.channels + out.baseline_channels:
             if ch not in SOURCES:
                 raise ConfigError(f"whole_image channel {ch!r} is not one of {SOURCES}")
@@ -300,7 +291,7 @@ def train(images_csv: str, heat_tables: Sequence[str], warp_tables: Sequence[str
 
 def run_name(scale: Any, fwhm: Any, lam: Any) -> str:
     """Directory name of a warped run: scale{S}_fwhm{F}_lam{L} (seed number formatting)."""
-    return f"scale{warp.fmt_num(scale)}_fwhm{warp.fmt_num(fwhm)}_lam{warp.fmt_num(lam)}"
+    return f"scale{fmt_num(scale)}_fwhm{fmt_num(fwhm)}_lam{fmt_num(lam)}"
 
 
 def _norm_of(rows: pd.DataFrame, channels: Sequence[str], cfg: WholeImageConfig) -> dict[str, float]:

@@ -1,29 +1,17 @@
 # Global report items: the rule graph and a per-dataset summary (category "Overview").
 # Each pipeline flags its own figures with report(); render with `snakemake --report results/report.html`.
-import glob
-import hashlib
-import json
-
-# The rule graph depends on the config (which datasets and pipelines are enabled): rerun when it changes.
-REPORT_CONFIG_DIGEST = hashlib.sha256(
-    json.dumps(config, sort_keys=True, default=str).encode()
-).hexdigest()[:16]
-
-
-localrules:
-    report_rulegraph,
-    report_datasets,
 
 
 rule report_rulegraph:
+    localrule: True
     input:
         snakefile=workflow.main_snakefile,
-        rules=sorted(glob.glob(os.path.join(workflow.basedir, "workflow", "rules", "*.smk"))),
+        rules=RULE_FILES,
     output:
         dot="results/report/rulegraph.dot",
         figure=report(
             "results/report/rulegraph.svg",
-            caption="../report/rulegraph.rst",
+            caption="../../report/overview/rulegraph.rst",
             category="Overview",
         ),
     params:
@@ -34,10 +22,11 @@ rule report_rulegraph:
     conda:
         ENV
     script:
-        "../scripts/report_rulegraph.py"
+        "../../scripts/report/rulegraph.py"
 
 
 rule report_datasets:
+    localrule: True
     input:
         images=expand("results/{ds}/tables/images.csv", ds=image_datasets()),
         findings=expand("results/{ds}/tables/findings.csv", ds=image_datasets()),
@@ -45,7 +34,7 @@ rule report_datasets:
     output:
         report(
             "results/report/datasets.csv",
-            caption="../report/datasets.rst",
+            caption="../../report/overview/datasets.rst",
             category="Overview",
         ),
     params:
@@ -56,7 +45,11 @@ rule report_datasets:
     conda:
         ENV
     script:
-        "../scripts/report_datasets.py"
+        "../../scripts/report/datasets.py"
 
 
-PIPELINE_TARGETS.extend(["results/report/rulegraph.svg", "results/report/datasets.csv"])
+rule overview:
+    localrule: True
+    input:
+        "results/report/rulegraph.svg",
+        "results/report/datasets.csv",

@@ -4,11 +4,7 @@
 # Figures are explicit per-image outputs of ONE job per dataset (model loaded once), listed at parse time
 # from the NYU exam list (synthetic plan or the raw pkl); an image rejected before the model gets a figure
 # that states why.
-from mammoflow.pipelines.glam import plan as mf_glam_train
 
-GLAM_MODEL = GLAM.get("model", {})
-GLAM_TRAIN = GLAM.get("train", {})
-GLAM_JOB = GLAM.get("job", {})
 GLAM_STAGES = ["stage1_global", "stage2_local", "stage3_joint"]
 
 
@@ -23,24 +19,24 @@ rule glam_train:
         splits="results/{dataset}/glam/splits.csv",
         tensorboard=directory("results/{dataset}/glam/model/tensorboard"),
     params:
-        model=GLAM_MODEL,
-        train=mf_glam_train.training_keys(GLAM_TRAIN),
+        model=GLAM["model"],
+        train=mf_glam.training_keys(GLAM["train"]),
         window=GLAM["window"],
         seed=config["seed"],
-        device=config.get("device", "auto"),
+        device=config["device"],
         state_dir="results/{dataset}/glam/train_state",
         code=code_digest("mammoflow.pipelines.glam.train"),
     log:
         "logs/{dataset}/glam/train.log",
-    threads: GLAM_JOB.get("threads", 2)
+    threads: GLAM["job"]["threads"]
     resources:
         gpu=1,
-        mem_mb=GLAM_JOB.get("mem_mb", 8000),
-        runtime=GLAM_JOB.get("runtime", 240),
+        mem_mb=GLAM["job"]["mem_mb"],
+        runtime=GLAM["job"]["runtime"],
     conda:
         ENV
     script:
-        "../scripts/glam_train.py"
+        "../../scripts/glam/train.py"
 
 
 for _ds in GLAM["datasets"]:
@@ -53,11 +49,11 @@ for _ds in GLAM["datasets"]:
             data=f"results/{_ds}/glam/data.pkl",
             images=f"results/{_ds}/glam/cropped_images",
             rejected=f"results/{_ds}/glam/rejected.csv",
-            masks=mf_glam_train.synthetic_masks(DATASETS[_ds]),
+            masks=mf_glam.synthetic_masks(DATASETS[_ds]),
         output:
             predictions=report(
                 f"results/{_ds}/glam/predictions.csv",
-                caption="../report/glam_predictions.rst",
+                caption="../../report/glam/predictions.rst",
                 category="GLAM",
                 subcategory=_ds,
             ),
@@ -67,35 +63,30 @@ for _ds in GLAM["datasets"]:
             figures=[
                 report(
                     f"results/{_ds}/glam/visualization/{i}.png",
-                    caption="../report/glam_visualization.rst",
+                    caption="../../report/glam/visualization.rst",
                     category="GLAM",
                     subcategory=_ds,
                 )
-                for i in mf_glam_train.figure_ids(
-                    DATASETS[_ds],
-                    GLAM_TRAIN,
-                    config["seed"],
-                    mf_exam_list.dataset_layout(_ds, DATASETS[_ds]),
-                )
+                for i in glam_figure_ids(_ds)
             ],
         params:
-            seg_dir=lambda w, _root=DATASETS[_ds]["root"]: os.path.join(_root, "segmentation"),
-            train=GLAM_TRAIN,
+            seg_dir=dataset_path(_ds, "segmentation"),
+            train=GLAM["train"],
             window=GLAM["window"],
             seed=config["seed"],
-            device=config.get("device", "auto"),
+            device=config["device"],
             code=code_digest("mammoflow.pipelines.glam.infer"),
         log:
             f"logs/{_ds}/glam/predict.log",
-        threads: GLAM_JOB.get("threads", 2)
+        threads: GLAM["job"]["threads"]
         resources:
             gpu=1,
-            mem_mb=GLAM_JOB.get("mem_mb", 8000),
-            runtime=GLAM_JOB.get("runtime", 240),
+            mem_mb=GLAM["job"]["mem_mb"],
+            runtime=GLAM["job"]["runtime"],
         conda:
             ENV
         script:
-            "../scripts/glam_predict.py"
+            "../../scripts/glam/predict.py"
 
 
 rule glam_metrics:
@@ -107,25 +98,32 @@ rule glam_metrics:
     output:
         report(
             "results/{dataset}/glam/metrics.json",
-            caption="../report/glam_metrics.rst",
+            caption="../../report/glam/metrics.rst",
             category="GLAM",
             subcategory="{dataset}",
         ),
     params:
-        train=GLAM_TRAIN,
+        train=GLAM["train"],
         code=code_digest("mammoflow.pipelines.glam.infer"),
     log:
         "logs/{dataset}/glam/metrics.log",
     conda:
         ENV
     script:
-        "../scripts/glam_metrics.py"
+        "../../scripts/glam/metrics.py"
 
 
-PIPELINE_TARGETS.extend(
-    expand(
-        "results/{dataset}/glam/{name}",
-        dataset=GLAM["datasets"],
-        name=["metrics.json", "predictions.csv", "model/history.csv"],
-    )
-)
+rule glam:
+    localrule: True
+    input:
+        expand(
+            "results/{dataset}/glam/{name}",
+            dataset=GLAM["datasets"],
+            name=["data.pkl", "data.json", "cropped_exam_list.json", "rejected.csv", "metrics.json",
+                  "predictions.csv", "model/history.csv"],
+        ),
+        expand(
+            "results/{dataset}/glam/exam_list_from_table.{ext}",
+            dataset=GLAM["exam_list"]["datasets"],
+            ext=["pkl", "json"],
+        ),

@@ -1,4 +1,4 @@
-# Synthetic raw datasets, generated deterministically from their config block.
+# Synthetic raw datasets, generated deterministically from their config block in the real on-disk layout.
 
 
 for _ds in synthetic_vindr_datasets():
@@ -18,4 +18,4 @@ for _ds in synthetic_vindr_datasets():
         conda:
             ENV
         script:
-            "../scripts/synthesize_vindr.py"
+            "../../scripts/foundation/synthesize_vindr.py"

@@ -1,0 +1,31 @@
+# Quality checks of the foundation: breast-mask IoU against the synthetic generator's ground truth.
+
+
+rule breast_mask_qc:
+    localrule: True
+    input:
+        images="results/{dataset}/tables/images.csv",
+        ground_truth=get_ground_truth,
+    output:
+        table="results/{dataset}/qc/breast_mask_iou.csv",
+        summary=report(
+            "results/{dataset}/qc/breast_mask_iou_summary.csv",
+            caption="../../report/foundation/breast_mask_qc.rst",
+            category="Preprocessing",
+            subcategory="{dataset}",
+        ),
+    params:
+        code=code_digest("mammoflow.preprocess.qc"),
+    log:
+        "logs/{dataset}/breast_mask_qc.log",
+    conda:
+        ENV
+    script:
+        "../../scripts/foundation/breast_mask_qc.py"
+
+
+rule foundation:
+    localrule: True
+    input:
+        expand("results/{dataset}/tables/{name}.csv", dataset=image_datasets(), name=TABLE_NAMES),
+        expand("results/{dataset}/qc/breast_mask_iou_summary.csv", dataset=synthetic_vindr_datasets()),
