@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 import math
-import os
-from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
 
 from mammoflow.core.determinism import stable_hash
-from mammoflow.core.errors import ImageRejected
-from mammoflow.core.paths import confined, is_safe_id
+from mammoflow.datasets.formats import FORMATS, adapter, canvas_kinds, canvas_maps  # noqa: F401 (re-exported)
 
-LISTING_COLUMNS = ["image_id", "study_id", "laterality", "view", "split", "source", "expected",
+LISTING_COLUMNS = ["image_id", "patient_id", "study_id", "laterality", "view", "split", "source", "expected",
                    "listing_reason", "shard"]
+
 
 
 def n_shards(n_images: int, shard_size: int) -> int:
@@ -28,49 +28,38 @@ def shard_of(image_id: str, n: int) -> str:
     return f"s{stable_hash('shard', image_id) % n:0{width}d}"
 
 
-def _vindr_rows(spec: dict[str, Any]) -> pd.DataFrame:
-    """image_id, study_id, laterality, view, split, source, will_exist for a VinDr-style dataset."""
-    root = spec["root"]
-    if "synthetic" in spec:
-        from mammoflow.datasets.synthetic.vindr import SyntheticSpec, vindr_plan, writes_file
+def synthetic(fmt: str) -> ModuleType:
+    """The synthetic writer of a format (mammoflow.datasets.synthetic.<format>)."""
+    adapter(fmt)
+    return importlib.import_module(f"mammoflow.datasets.synthetic.{fmt}")
 
-        plan = vindr_plan(SyntheticSpec.from_config(spec["synthetic"]))
-        df = plan[["image_id", "study_id", "laterality", "view_position", "split", "source"]].copy()
-        df["will_exist"] = plan.apply(writes_file, axis=1).to_numpy()
-    else:
-        csv = Path(root) / "breast-level_annotations.csv"
-        if not csv.is_file():
-            raise FileNotFoundError(f"dataset root {root} has no breast-level_annotations.csv (VinDr layout)")
-        df = pd.read_csv(csv, dtype=str, usecols=["study_id", "image_id", "laterality", "view_position", "split"])
-        df["source"] = "images/" + df["study_id"].str.strip() + "/" + df["image_id"].str.strip() + ".dicom"
-        df["will_exist"] = None
-    return df.rename(columns={"view_position": "view"})
+
+def synth_config(fmt: str, block: dict[str, Any]) -> Any:
+    """The frozen config of a format's synthetic writer, built from the dataset's validated block."""
+    return getattr(synthetic(fmt), FORMATS[fmt]).from_config(block)
+
+
+def raw_listing(spec: dict[str, Any]) -> pd.DataFrame:
+    """The adapter's listing (annotations.LISTING_COLUMNS); for a synthetic dataset the one planned."""
+    fmt, root = spec["format"], spec["root"]
+    if "synthetic" not in spec:
+        return adapter(fmt).listing(root)
+    if fmt == "vindr":
+        from mammoflow.datasets import vindr
+        from mammoflow.datasets.synthetic.vindr import BREAST_COLUMNS, vindr_plan, writes_file
+
+        plan = vindr_plan(synth_config(fmt, spec["synthetic"]))
+        written = {s for s, d in zip(plan["source"], plan["defect"]) if writes_file({"defect": d})}
+        return vindr.listing_from_breast(root, plan[BREAST_COLUMNS].astype(str), written.__contains__)
+    return synthetic(fmt).listing(synth_config(fmt, spec["synthetic"]), root)
 
 
 def listing(spec: dict[str, Any], shard_size: int) -> pd.DataFrame:
     """Listing of a dataset's images with the shard of each usable one ('' for rows rejected here)."""
-    df = _vindr_rows(spec)
-    reasons, expected = [], []
-    for image_id, study_id, source, will in zip(df["image_id"], df["study_id"], df["source"], df["will_exist"]):
-        reason = ""
-        if not (is_safe_id(image_id) and is_safe_id(study_id)):
-            reason = "unsafe image or study id (only letters, digits, '_' and '-')"
-        try:
-            full = confined(spec["root"], source)
-        except ImageRejected as exc:
-            reason, full = exc.reason, None
-        reasons.append(reason)
-        if reason:
-            expected.append(False)
-        elif will is None:
-            expected.append(os.path.isfile(full))
-        else:
-            expected.append(bool(will))
-    df["listing_reason"] = reasons
-    df["expected"] = expected
-    ok = df["listing_reason"] == ""
-    n = n_shards(int(ok.sum()), shard_size)
-    df["shard"] = [shard_of(i, n) if good else "" for i, good in zip(df["image_id"], ok)]
+    df = raw_listing(spec)
+    df["expected"] = df["listing_reason"] == ""
+    n = n_shards(int(df["expected"].sum()), shard_size)
+    df["shard"] = [shard_of(i, n) if good else "" for i, good in zip(df["image_id"], df["expected"])]
     return df[LISTING_COLUMNS].reset_index(drop=True)
 
 

@@ -53,13 +53,13 @@ def header(ds: pydicom.Dataset, path: str | Path) -> dict[str, Any]:
     }
 
 
-def read(path: str | Path) -> pydicom.Dataset:
-    """Read a DICOM file; a missing, empty or non-DICOM file raises ImageRejected naming it."""
+def read(path: str | Path, header_only: bool = False) -> pydicom.Dataset:
+    """Read a DICOM file (optionally without its pixels); a missing or non-DICOM file raises ImageRejected."""
     path = Path(path)
     if not path.is_file():
         raise ImageRejected(str(path), "file referenced by the dataset is missing")
     try:
-        return pydicom.dcmread(path)
+        return pydicom.dcmread(path, stop_before_pixels=header_only)
     except InvalidDicomError as exc:
         raise ImageRejected(str(path), f"not a DICOM file ({exc})") from None
     except Exception as exc:  # truncated header, bad element lengths ...
@@ -110,8 +110,11 @@ def _window(x: np.ndarray, center: float, width: float, function: str) -> np.nda
     return np.clip((x - (center - 0.5)) / max(width - 1.0, 1e-6) + 0.5, 0.0, 1.0)
 
 
-def decode(path: str | Path, voi: str = "none") -> Decoded:
-    """Decode one mammogram: modality rescale, optional VOI, MONOCHROME1 inversion once, padding to 0."""
+def decode(path: str | Path, voi: str = "none", allow_blank: bool = False) -> Decoded:
+    """Decode one mammogram: modality rescale, optional VOI, MONOCHROME1 inversion once, padding to 0.
+
+    Unsigned data keeps its absolute scale (the stored bit range maps to [0, 1]); signed data
+    (PixelRepresentation 1, e.g. a -1000 background) has no zero anchor and maps its own value range."""
     spath = str(path)
     ds = read(path)
     meta = header(ds, path)
@@ -131,6 +134,10 @@ def decode(path: str | Path, voi: str = "none") -> Decoded:
     smin, smax = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
     x = stored.astype(np.float32) * np.float32(slope) + np.float32(intercept)
     lo, hi = sorted((smin * slope + intercept, smax * slope + intercept))
+    if signed:
+        vals = x if pad is None else x[~pad]
+        if vals.size:
+            lo, hi = float(vals.min()), float(vals.max())
     window_used = False
     if voi == "window" and "WindowCenter" in ds and "WindowWidth" in ds:
         y = _window(x, _first(ds.WindowCenter), _first(ds.WindowWidth), str(ds.get("VOILUTFunction", "LINEAR")))
@@ -151,7 +158,8 @@ def decode(path: str | Path, voi: str = "none") -> Decoded:
     if pad is not None:
         y[pad] = 0.0
     valid = y if pad is None else y[~pad]
-    if valid.size == 0 or float(valid.max() - valid.min()) < 1e-6:
+    if not allow_blank and (valid.size == 0 or float(valid.max() - valid.min()) < 1e-6):
         raise ImageRejected(spath, "blank image (all pixels have the same value)")
-    meta.update({"window_applied": window_used, "padding_pixels": int(pad.sum()) if pad is not None else 0})
+    meta.update({"window_applied": window_used, "signed": signed,
+                 "padding_pixels": int(pad.sum()) if pad is not None else 0})
     return Decoded(y, pad, meta)

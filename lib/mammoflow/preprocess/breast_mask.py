@@ -37,13 +37,23 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     return (m.astype(bool) | holes).astype(np.uint8)
 
 
-def chest_wall_side(mask: np.ndarray, band: float = 0.05) -> str:
-    """'left' or 'right': the image edge the breast is attached to (more breast pixels in the edge band)."""
-    w = mask.shape[1]
-    b = max(1, int(round(w * band)))
-    left = float(np.asarray(mask)[:, :b].mean())
-    right = float(np.asarray(mask)[:, -b:].mean())
-    return "left" if left >= right else "right"
+def chest_wall_side(mask: np.ndarray) -> str:
+    """'left' or 'right': the side of the breast's own extent where its column profile is heavier.
+
+    A breast is widest at the chest wall and tapers to the nipple, so the outer third of its horizontal
+    extent on the chest-wall side holds more mask pixels than the nipple-side third. Measured relative to
+    the breast's extent (not the image edges), it also holds for films padded with black margins."""
+    profile = np.asarray(mask, dtype=bool).sum(axis=0).astype(np.float64)
+    cols = np.flatnonzero(profile)
+    if cols.size == 0:
+        return "left"
+    x0, x1 = int(cols[0]), int(cols[-1]) + 1
+    third = max(1, (x1 - x0) // 3)
+    left, right = profile[x0:x0 + third].sum(), profile[x1 - third:x1].sum()
+    if left != right:
+        return "left" if left > right else "right"
+    centroid = float((profile * (np.arange(profile.size) + 0.5)).sum() / profile.sum())
+    return "left" if centroid <= (x0 + x1) / 2 else "right"
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""DICOM to a 16-bit PNG canvas with breast mask and the invertible geometry of the resize."""
+"""Source image to a 16-bit PNG canvas with breast mask and the invertible geometry of the resize."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import cv2
 import numpy as np
 import pandas as pd
 
-from mammoflow.io import dicom, png
+from mammoflow.io import png, raster
 from mammoflow.preprocess.breast_mask import breast_mask, chest_wall_side
 from mammoflow.core.config import from_mapping
 from mammoflow.core.errors import ImageRejected
@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 SHARD_COLUMNS = ["image_id", "status", "reason", "source_path", "rows", "cols", "bits_stored", "photometric",
                  "transfer_syntax", "presentation_intent", "laterality_dicom", "view_dicom", "manufacturer",
                  "window_applied", "height", "width", "new_height", "new_width", "scale_y", "scale_x", "pad_top",
-                 "pad_left", "flipped", "chest_wall_side", "breast_fraction", "png_path", "mask_path"]
+                 "pad_left", "flipped", "chest_wall_side", "breast_fraction", "png_path", "mask_path",
+                 "lesion_mask_path", "tissue_path"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class PreprocessParams:
     mask_threshold: float
     mask_open_frac: float
     min_breast_fraction: float
+    max_breast_fraction: float
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> "PreprocessParams":
@@ -112,22 +114,64 @@ def to_uint16(image: np.ndarray, mode: str = "minmax") -> np.ndarray:
     return np.rint(np.clip(img, 0.0, 1.0) * 65535.0).astype(np.uint16)
 
 
-def preprocess_image(path: str | Path, p: PreprocessParams) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """One DICOM to (uint16 canvas, uint8 mask, record); raises ImageRejected for unusable input."""
-    dec = dicom.decode(path, voi=p.voi)
+def mask_to_canvas(mask: np.ndarray, g: Geometry) -> np.ndarray:
+    """A bool mask in original pixels on the canvas (area fraction >= 0.5 after the resize)."""
+    return resize_to_canvas(np.asarray(mask, dtype=np.float32), g) >= 0.5
+
+
+def labels_to_canvas(labels: np.ndarray, g: Geometry) -> np.ndarray:
+    """A class-index map in original pixels on the canvas (nearest neighbour, mirrored like the image)."""
+    small = cv2.resize(np.ascontiguousarray(labels, dtype=np.uint8), (g.new_width, g.new_height),
+                       interpolation=cv2.INTER_NEAREST_EXACT)
+    if g.flipped:
+        small = small[:, ::-1]
+    out = np.zeros((g.height, g.width), dtype=np.uint8)
+    out[g.pad_top:g.pad_top + g.new_height, g.pad_left:g.pad_left + g.new_width] = small
+    return out
+
+
+@dataclass
+class Canvas:
+    """One preprocessed image: uint16 canvas, uint8 breast mask, record, and the optional canvas maps."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    record: dict[str, Any]
+    lesion: np.ndarray | None = None
+    tissue: np.ndarray | None = None
+
+
+MapFn = Callable[[tuple[int, int]], np.ndarray]  # original (rows, cols) -> a map in original pixels
+
+
+def preprocess(path: str | Path, p: PreprocessParams, lesion_fn: MapFn | None = None,
+               tissue_fn: MapFn | None = None) -> Canvas:
+    """One source image to its canvas; the breast mask comes from the tissue labels when they are given."""
+    dec = raster.read(path, voi=p.voi)
     rows, cols = dec.image.shape
-    thumb = _thumb(dec.image)
+    tissue = tissue_fn((rows, cols)) if tissue_fn is not None else None
+    thumb = _thumb(dec.image if tissue is None else (tissue > 0).astype(np.float32))
     side = chest_wall_side(breast_mask(thumb, p.mask_threshold, _open_px(p, thumb.shape[0])))
     g = fit_geometry(rows, cols, p.height, p.width, flipped=(p.flip_to == "left" and side == "right"))
     canvas = resize_to_canvas(dec.image, g)
-    mask = breast_mask(canvas, p.mask_threshold, _open_px(p, canvas.shape[0]))
+    tissue_c = labels_to_canvas(tissue, g) if tissue is not None else None
+    mask = breast_mask(canvas, p.mask_threshold, _open_px(p, canvas.shape[0])) if tissue_c is None else tissue_c > 0
     frac = float(mask.mean())
     if frac < p.min_breast_fraction:
         raise ImageRejected(str(path), f"no breast tissue found (breast mask covers {frac:.3%} of the canvas)")
-    canvas = np.where(mask, canvas, 0.0)
-    out = to_uint16(canvas, p.intensity)
+    if frac > p.max_breast_fraction:
+        raise ImageRejected(str(path), f"no background found (breast mask covers {frac:.1%} of the canvas): "
+                                       "the decoded intensities cannot separate breast from background")
+    out = to_uint16(np.where(mask, canvas, 0.0), p.intensity)
+    lesion = mask_to_canvas(lesion_fn((rows, cols)), g) if lesion_fn is not None else None
     rec = {**dec.meta, **asdict(g), "chest_wall_side": "left" if g.flipped else side, "breast_fraction": frac}
-    return out, (mask.astype(np.uint8) * 255), rec
+    return Canvas(out, mask.astype(np.uint8) * 255, rec, lesion, tissue_c)
+
+
+def preprocess_image(path: str | Path, p: PreprocessParams) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """One source image to (uint16 canvas, uint8 mask, record); raises ImageRejected for unusable input."""
+    c = preprocess(path, p)
+    return c.image, c.mask, c.record
 
 
 def _open_px(p: PreprocessParams, height: int) -> int:
@@ -148,28 +192,36 @@ REJECTED_MARKER = np.zeros((1, 1), dtype=np.uint16)
 
 
 def run_shard(items: Iterable[tuple[str, str | None, str]], png_paths: dict[str, str], mask_paths: dict[str, str],
-              params: PreprocessParams) -> pd.DataFrame:
+              params: PreprocessParams, lesion_paths: dict[str, str] | None = None,
+              tissue_paths: dict[str, str] | None = None,
+              maps: Callable[[str], tuple[MapFn | None, MapFn | None]] | None = None) -> pd.DataFrame:
     """Preprocess a batch of (image_id, file path or None, listing reason); one table row per image.
 
-    A rejected image gets a 1x1 marker PNG (its target exists) and status 'rejected' with the reason.
-    """
+    maps(image_id) gives the image's (lesion_fn, tissue_fn) for the lesion-mask and tissue-map outputs.
+    A rejected image gets 1x1 marker PNGs (its targets exist) and status 'rejected' with the reason."""
+    lesion_paths, tissue_paths = lesion_paths or {}, tissue_paths or {}
     rows = []
     for image_id, path, listing_reason in items:
         t0 = time.perf_counter()
         rec: dict[str, Any] = {"image_id": image_id, "source_path": path or "", "status": "ok", "reason": ""}
+        targets = [(d[image_id], k) for d, k in ((png_paths, "png"), (mask_paths, "mask"), (lesion_paths, "lesion"),
+                                                 (tissue_paths, "tissue")) if image_id in d]
         try:
             if listing_reason:
                 raise ImageRejected(path or image_id, listing_reason)
-            image, mask, info = preprocess_image(path, params)
-            png.write(png_paths[image_id], image)
-            png.write(mask_paths[image_id], mask)
-            rec.update(info)
-            rec.update(png_path=png_paths[image_id], mask_path=mask_paths[image_id])
+            c = preprocess(path, params, *(maps(image_id) if maps is not None else (None, None)))
+            arrays = {"png": c.image, "mask": c.mask, "tissue": c.tissue,
+                      "lesion": None if c.lesion is None else c.lesion.astype(np.uint8) * 255}
+            for target, k in targets:
+                png.write(target, arrays[k])
+            rec.update(c.record)
+            rec.update(png_path=png_paths[image_id], mask_path=mask_paths[image_id],
+                       lesion_mask_path=lesion_paths.get(image_id, ""), tissue_path=tissue_paths.get(image_id, ""))
         except ImageRejected as exc:
             log.warning("rejected %s", exc)
             rec.update(status="rejected", reason=str(exc))
-            png.write(png_paths[image_id], REJECTED_MARKER)
-            png.write(mask_paths[image_id], REJECTED_MARKER.astype(np.uint8))
+            for target, k in targets:
+                png.write(target, REJECTED_MARKER if k == "png" else REJECTED_MARKER.astype(np.uint8))
         log.info("%s %s in %.3f s", image_id, rec["status"], time.perf_counter() - t0)
         rows.append(rec)
     df = pd.DataFrame(rows)
@@ -179,10 +231,12 @@ def run_shard(items: Iterable[tuple[str, str | None, str]], png_paths: dict[str,
     return df[SHARD_COLUMNS]
 
 
-def run_shard_job(items: list[list[Any]], pngs: list[str], masks: list[str], table: str, cfg: dict[str, Any]) -> None:
-    """Snakemake entry point: preprocess one shard (pngs/masks aligned with items) and write its table."""
+def run_shard_job(items: list[list[Any]], outputs: Any, table: str, cfg: dict[str, Any],
+                  maps: Callable[[str], tuple[MapFn | None, MapFn | None]] | None = None) -> None:
+    """Snakemake entry point: preprocess one shard (output lists aligned with items) and write its table."""
     ids = [it[0] for it in items]
-    df = run_shard([(i, p, r) for i, p, r in items], dict(zip(ids, pngs)), dict(zip(ids, masks)),
-                   PreprocessParams.from_config(cfg))
+    paths = [dict(zip(ids, getattr(outputs, k, []) or [])) for k in ("pngs", "masks", "lesions", "tissue")]
+    df = run_shard([(i, p, r) for i, p, r in items], *paths[:2], PreprocessParams.from_config(cfg), *paths[2:],
+                   maps=maps)
     Path(table).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(table, index=False)

@@ -1,4 +1,4 @@
-# Quality checks of the foundation: breast-mask IoU against the synthetic generator's ground truth.
+# Quality checks of the foundation: breast-mask IoU against the synthetic generators' ground truth.
 
 
 rule breast_mask_qc:
@@ -28,4 +28,5 @@ rule foundation:
     localrule: True
     input:
         expand("results/{dataset}/tables/{name}.csv", dataset=image_datasets(), name=TABLE_NAMES),
-        expand("results/{dataset}/qc/breast_mask_iou_summary.csv", dataset=synthetic_vindr_datasets()),
+        expand("results/{dataset}/qc/breast_mask_iou_summary.csv", dataset=synthetic_datasets()),
+        expand("results/{dataset}/inbreast/json/{name}.json", dataset=inbreast_datasets(), name=["xml", "csv", "dataset"]),

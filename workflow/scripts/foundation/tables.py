@@ -3,5 +3,5 @@ from mammoflow.core.smk import setup_logging
 from mammoflow.datasets.tables import build_tables_job
 
 setup_logging(snakemake)
-build_tables_job(snakemake.input, snakemake.output, snakemake.params.listing_rejections,
-                 snakemake.params.shard_of)
+p = snakemake.params
+build_tables_job(snakemake.input, snakemake.output, p.shard_of, p.test_fraction, p.seed)
