@@ -34,3 +34,13 @@ def shared(sub: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"real fixture {path} is absent (set MAMMOFLOW_SHARED_DATA or provide ../shared/data)")
     return path
+
+
+def written_tree(factory: Any, fmt: str, **overrides: Any) -> tuple[Any, Path]:
+    """A synthetic tree of one format written under a pytest tmp_path_factory folder: (its config, its root)."""
+    from mammoflow.datasets import listing
+
+    cfg = listing.synth_config(fmt, synth_block(fmt, **overrides))
+    root = factory.mktemp(fmt) / f"{fmt}_synth"
+    listing.synthetic(fmt).write(cfg, root)
+    return cfg, root

@@ -8,16 +8,12 @@ import pytest
 from mammoflow.datasets import cbis
 from mammoflow.datasets.synthetic import cbis as synth
 from mammoflow.io import png
-from adapter_util import synth_block
+from adapter_util import written_tree
 
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    cfg = synth.CbisSynthConfig.from_config(synth_block("cbis", n_patients=5, height=320, width=192,
-                                                        inject_bad=True))
-    root = tmp_path_factory.mktemp("cbis") / "cbis_synth"
-    synth.write(cfg, root)
-    return cfg, root
+    return written_tree(tmp_path_factory, "cbis", n_patients=5, height=320, width=192, inject_bad=True)
 
 
 def test_series_index_matches_literal_uid_folder_and_nbia_digits():

@@ -11,16 +11,13 @@ from mammoflow.core.errors import ImageRejected
 from mammoflow.datasets import inbreast
 from mammoflow.datasets.synthetic import inbreast as synth
 from mammoflow.io import png
-from adapter_util import synth_block
+from adapter_util import written_tree
 
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    cfg = synth.InbreastSynthConfig.from_config(synth_block("inbreast", n_patients=3, height=320, width=260,
-                                                            lesion_fraction=0.8, inject_bad=True))
-    root = tmp_path_factory.mktemp("inbreast") / "inbreast_synth"
-    synth.write(cfg, root)
-    return cfg, root
+    return written_tree(tmp_path_factory, "inbreast", n_patients=3, height=320, width=260, lesion_fraction=0.8,
+                        inject_bad=True)
 
 
 def test_points_names_and_pathology_proxy():

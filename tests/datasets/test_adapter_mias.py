@@ -10,7 +10,7 @@ from mammoflow.core.errors import ImageRejected
 from mammoflow.datasets import mias
 from mammoflow.datasets.synthetic import mias as synth
 from mammoflow.io import png, raster
-from adapter_util import synth_block
+from adapter_util import written_tree
 
 PUBLIC_ROWS = """REFNUM BG CLASS SEVERITY X Y RADIUS
 
@@ -45,11 +45,7 @@ def test_origin_is_bottom_left(tmp_path):
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    cfg = synth.MiasSynthConfig.from_config(synth_block("mias", n_women=6, size=256, lesion_fraction=0.6,
-                                                        inject_bad=True))
-    root = tmp_path_factory.mktemp("mias") / "mias_synth"
-    synth.write(cfg, root)
-    return cfg, root
+    return written_tree(tmp_path_factory, "mias", n_women=6, size=256, lesion_fraction=0.6, inject_bad=True)
 
 
 def test_synthetic_counts_defects_and_known_circles(tree):

@@ -6,16 +6,13 @@ import pytest
 from mammoflow.datasets import miniddsm
 from mammoflow.datasets.synthetic import miniddsm as synth
 from mammoflow.io import png
-from adapter_util import synth_block
+from adapter_util import written_tree
 
 
 @pytest.fixture(scope="module", params=["png16", "jpeg8"])
 def tree(request, tmp_path_factory):
-    cfg = synth.MiniddsmSynthConfig.from_config(synth_block("miniddsm", n_cases=3, height=256, width=160,
-                                                            variant=request.param, inject_bad=True))
-    root = tmp_path_factory.mktemp("miniddsm") / f"miniddsm_{request.param}"
-    synth.write(cfg, root)
-    return cfg, root
+    return written_tree(tmp_path_factory, "miniddsm", n_cases=3, height=256, width=160, variant=request.param,
+                        inject_bad=True)
 
 
 def test_paths_and_masks_of_a_sheet_row():

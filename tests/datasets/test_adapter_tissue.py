@@ -9,16 +9,13 @@ from mammoflow.core.errors import ImageRejected
 from mammoflow.datasets import tissue
 from mammoflow.datasets.synthetic import tissue as synth
 from mammoflow.io import png
-from adapter_util import shared, synth_block
+from adapter_util import shared, written_tree
 
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    cfg = synth.TissueSynthConfig.from_config(synth_block("tissue", n_images=9, height=256, width=128,
-                                                          test_fraction=0.3, inject_bad=True))
-    root = tmp_path_factory.mktemp("tissue") / "tissue_synth"
-    synth.write(cfg, root)
-    return cfg, root
+    return written_tree(tmp_path_factory, "tissue", n_images=9, height=256, width=128,
+                        test_fraction=0.3, inject_bad=True)
 
 
 def test_synthetic_counts_splits_and_defects(tree):

@@ -45,7 +45,6 @@ class InbreastSynthConfig(draw.FromBlock):
     inject_bad: bool
 
 
-
 @lru_cache(maxsize=8)
 def _plan(cfg: InbreastSynthConfig) -> pd.DataFrame:
     rng = np.random.default_rng(cfg.seed)

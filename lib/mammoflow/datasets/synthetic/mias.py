@@ -40,7 +40,6 @@ class MiasSynthConfig(draw.FromBlock):
     inject_bad: bool
 
 
-
 @lru_cache(maxsize=8)
 def _plan(cfg: MiasSynthConfig) -> pd.DataFrame:
     rng = np.random.default_rng(cfg.seed)

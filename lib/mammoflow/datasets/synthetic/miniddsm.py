@@ -47,7 +47,6 @@ class MiniddsmSynthConfig(draw.FromBlock):
     inject_bad: bool
 
 
-
 @lru_cache(maxsize=8)
 def _plan(cfg: MiniddsmSynthConfig) -> pd.DataFrame:
     rng = np.random.default_rng(cfg.seed)

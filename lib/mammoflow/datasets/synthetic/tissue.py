@@ -37,7 +37,6 @@ class TissueSynthConfig(draw.FromBlock):
     inject_bad: bool
 
 
-
 @lru_cache(maxsize=8)
 def _plan(cfg: TissueSynthConfig) -> pd.DataFrame:
     rng = np.random.default_rng(cfg.seed)
