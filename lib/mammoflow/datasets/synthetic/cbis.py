@@ -52,7 +52,7 @@ class CbisSynthConfig(draw.FromBlock):
     malignant_fraction: float
     test_fraction: float
     inject_bad: bool
-
+    difficulty: str
 
 
 def _uid(rng: np.random.Generator) -> str:
@@ -75,11 +75,13 @@ def _plan(cfg: CbisSynthConfig) -> pd.DataFrame:
         pathology = tuple(str(rng.choice(["MALIGNANT"] if rng.random() < cfg.malignant_fraction else
                                          ["BENIGN", "BENIGN_WITHOUT_CALLBACK"])) for _ in range(n_abn))
         density, shape_seed = int(rng.integers(1, 5)), int(rng.integers(0, 2**31))
+        lesions = tuple(draw.with_pathology(les, pa == "MALIGNANT") for les, pa in zip(lesions, pathology))
         prefix = f"{'Calc' if kind == 'calc' else 'Mass'}-{'Training' if splits[p] == 'training' else 'Test'}"
         for view in ("CC", "MLO"):
             case = f"{prefix}_P_{p + 1:05d}_{'LEFT' if lat == 'L' else 'RIGHT'}_{view}"
             study, series = _uid(rng), _uid(rng)
-            vp = draw.ViewPlan(cfg.height, cfg.width, lat, view, lesions, int(rng.integers(0, 2**31)), shape_seed)
+            vp = draw.ViewPlan(cfg.height, cfg.width, lat, view, lesions, int(rng.integers(0, 2**31)), shape_seed,
+                               cfg.difficulty, density)
             for a in range(n_abn):
                 roi_study, mask_series = _uid(rng), _uid(rng)
                 two_series = rng.random() < 0.4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -10,6 +11,7 @@ import cv2
 import numpy as np
 
 from mammoflow.core.config import from_mapping
+from mammoflow.datasets.synthetic.anatomy import render_anatomy
 from mammoflow.datasets.synthetic.phantom import Lesion, Rendered, render_view
 from mammoflow.io import png
 
@@ -36,10 +38,17 @@ class ViewPlan:
     lesions: tuple[Lesion, ...]
     seed: int
     shape_seed: int
+    difficulty: str = "easy"  # hard: anatomy renderer; easy: the simple phantom (fast unit tests)
+    density: int = 0  # BI-RADS density 1-4 (A-D) for the hard renderer; 0 draws one from the seed
 
 
 def render(p: ViewPlan) -> Rendered:
     """Render one view (the single place that chooses the renderer)."""
+    if p.difficulty == "hard":
+        return render_anatomy(p.height, p.width, p.laterality, p.view, list(p.lesions), p.seed, p.shape_seed,
+                              p.density)
+    if p.difficulty != "easy":
+        raise ValueError(f"synthetic difficulty must be hard or easy, not {p.difficulty!r}")
     return render_view(p.height, p.width, p.laterality, p.view, list(p.lesions), p.seed, p.shape_seed)
 
 
@@ -48,6 +57,11 @@ def plan_lesion(rng: np.random.Generator, kind: str, height_scale: float = 1.0) 
     size = rng.uniform(0.035, 0.06) if kind == "mass" else rng.uniform(0.025, 0.04)
     return Lesion(kind, float(rng.uniform(0.3, 0.65)), float(rng.uniform(-0.5, 0.5)), float(size * height_scale),
                   int(rng.integers(0, 2**31)))
+
+
+def with_pathology(les: Lesion, malignant: bool, margin: str = "") -> Lesion:
+    """The lesion with its planned pathology (and margin): the hard renderer draws the matching morphology."""
+    return dataclasses.replace(les, malignant=bool(malignant), margin=margin)
 
 
 def lesion_masks(r: Rendered) -> list[np.ndarray]:
@@ -65,6 +79,14 @@ def specks(mask: np.ndarray) -> list[tuple[float, float]]:
     """Centres (x, y) of the connected components of a mask (the calcification specks)."""
     n, _, _, cents = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     return [(float(x), float(y)) for x, y in cents[1:n]]
+
+
+def speck_centres(r: Rendered, mask: np.ndarray) -> list[tuple[float, float]]:
+    """Speck centres (x, y) inside one lesion's mask: the renderer's exact positions, else mask components."""
+    if not r.specks:
+        return specks(mask)
+    h, w = mask.shape
+    return [(x, y) for x, y, _ in r.specks if mask[min(h - 1, max(0, int(round(y)))), min(w - 1, max(0, int(round(x))))]]
 
 
 def contour(mask: np.ndarray) -> list[tuple[float, float]]:
@@ -110,13 +132,16 @@ def film(image: np.ndarray, breast: np.ndarray, laterality: str, rng: np.random.
 def tissue_classes(r: Rendered, view: str) -> np.ndarray:
     """Class map (0 background, 1 adipose, 2 fibroglandular, 3 pectoral) of a rendered view.
 
-    Pectoral: the bright MLO triangle in the chest-wall corner; fibroglandular: breast tissue brighter than
-    the breast's own 60th percentile, smoothed; adipose: the rest of the breast."""
+    Pectoral: the bright MLO triangle in the chest-wall corner; fibroglandular: the hard renderer's gland map
+    above one half, else breast tissue brighter than the breast's own 60th percentile, smoothed; adipose: the
+    rest of the breast."""
     img, breast = r.image, r.breast
     out = np.zeros(img.shape, dtype=np.uint8)
     out[breast] = 1
     vals = img[breast]
-    if vals.size:
+    if r.gland is not None:  # hard renderer: its own fibroglandular map
+        out[breast & (r.gland > 0.5)] = 2
+    elif vals.size:
         smooth = cv2.GaussianBlur(img, (0, 0), max(1.0, img.shape[0] / 150))
         out[breast & (smooth > np.percentile(vals, 60))] = 2
     if view == "MLO":  # the bright component in the upper chest-wall corner is the muscle

@@ -43,6 +43,7 @@ class InbreastSynthConfig(draw.FromBlock):
     malignant_fraction: float
     single_breast_fraction: float
     inject_bad: bool
+    difficulty: str
 
 
 @lru_cache(maxsize=8)
@@ -64,14 +65,15 @@ def _plan(cfg: InbreastSynthConfig) -> pd.DataFrame:
         malignant = bool(kinds) and rng.random() < cfg.malignant_fraction
         birads = str(rng.choice(["4a", "4b", "4c", "5", "6"])) if malignant else \
             str(rng.choice(["2", "3"])) if kinds else str(rng.choice(["1", "1", "2"]))
-        lesions = tuple(draw.plan_lesion(rng, kd) for kd in kinds)
+        lesions = tuple(draw.with_pathology(draw.plan_lesion(rng, kd), malignant) for kd in kinds)
         names = tuple(str(rng.choice(MASS_NAMES if kd == "mass" else CALC_NAMES)) for kd in kinds)
         shape_seed = int(rng.integers(0, 2**31))
         for view in views:
             rows.append({"file_id": str(int(next(ids))), "laterality": lat, "view": view, "birads": birads,
                          "names": names, "defect": defect, **pat,
                          "plan": draw.ViewPlan(cfg.height, cfg.width, lat, view, lesions,
-                                               int(rng.integers(0, 2**31)), shape_seed)})
+                                               int(rng.integers(0, 2**31)), shape_seed, cfg.difficulty,
+                                               int(pat["acr"] or 0))})
 
     for _ in range(cfg.n_patients):
         pat = patient()
@@ -154,7 +156,7 @@ def _rois(r: Any, rendered: Any, stored: np.ndarray) -> list[dict[str, Any]]:
         if les.kind == "mass":
             rois.append(_roi(len(rois), name, draw.contour(mask)[::3], stored))
         else:
-            centres = draw.specks(mask)
+            centres = draw.speck_centres(rendered, mask)
             rois += [_roi(len(rois) + i, name, [c], stored) for i, c in enumerate(centres)]
             rois.append(_roi(len(rois), "Cluster", draw.hull_points(mask), stored))
     if r.defect == "roi_outside" and rois:

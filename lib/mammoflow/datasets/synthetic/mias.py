@@ -38,6 +38,7 @@ class MiasSynthConfig(draw.FromBlock):
     lesion_fraction: float
     malignant_fraction: float
     inject_bad: bool
+    difficulty: str
 
 
 @lru_cache(maxsize=8)
@@ -59,12 +60,16 @@ def _plan(cfg: MiasSynthConfig) -> pd.DataFrame:
             kind = "calc" if calc else "mass"
             cls = "CALC" if calc else ("SPIC" if malignant else "CIRC") if rng.random() < 0.7 else "MISC"
             coords = "note" if calc and rng.random() < 0.25 else "none" if not calc and rng.random() < 0.1 else "xy"
-            lesions.append(draw.plan_lesion(rng, kind))
+            lesions.append(draw.with_pathology(draw.plan_lesion(rng, kind), bool(malignant),
+                                               "" if calc else "spiculated" if cls == "SPIC" else
+                                               "circumscribed" if cls == "CIRC" else ""))
             classes.append((cls, "M" if malignant else "B", coords))
-        rows.append({"refnum": f"mdb{k + 1:03d}", "background": "FGD"[int(rng.integers(0, 3))], "laterality": lat,
+        background = "FGD"[int(rng.integers(0, 3))]
+        rows.append({"refnum": f"mdb{k + 1:03d}", "background": background, "laterality": lat,
                      "classes": tuple(classes), "defect": defect,
                      "view": draw.ViewPlan(cfg.size, int(round(cfg.size * BREAST_WIDTH)), lat, "MLO",
-                                           tuple(lesions), int(rng.integers(0, 2**31)), int(rng.integers(0, 2**31)))})
+                                           tuple(lesions), int(rng.integers(0, 2**31)), int(rng.integers(0, 2**31)),
+                                           cfg.difficulty, {"F": 1, "G": 2, "D": 4}[background])})
     return pd.DataFrame(rows)
 
 

@@ -45,6 +45,7 @@ class MiniddsmSynthConfig(draw.FromBlock):
     malignant_fraction: float
     variant: str
     inject_bad: bool
+    difficulty: str
 
 
 @lru_cache(maxsize=8)
@@ -62,7 +63,7 @@ def _plan(cfg: MiniddsmSynthConfig) -> pd.DataFrame:
         age, density = int(rng.integers(38, 80)), int(rng.integers(1, 5))
         for lat in ("L", "R"):
             kinds = ["mass" if rng.random() < 0.7 else "calc" for _ in range(n_les)] if lat == sick else []
-            lesions = tuple(draw.plan_lesion(rng, k) for k in kinds)
+            lesions = tuple(draw.with_pathology(draw.plan_lesion(rng, k), status == "malignant") for k in kinds)
             shape_seed = int(rng.integers(0, 2**31))
             for view in ("CC", "MLO"):
                 stem = f"{letter}_{case:04d}_1.{'LEFT' if lat == 'L' else 'RIGHT'}_{view}"
@@ -70,7 +71,8 @@ def _plan(cfg: MiniddsmSynthConfig) -> pd.DataFrame:
                              "laterality": lat, "view": view, "age": age, "density": density,
                              "defect": defect if (lat, view) == (sick, "CC") else "",
                              "plan": draw.ViewPlan(cfg.height, cfg.width, lat, view, lesions,
-                                                   int(rng.integers(0, 2**31)), shape_seed)})
+                                                   int(rng.integers(0, 2**31)), shape_seed, cfg.difficulty,
+                                                   density)})
     return pd.DataFrame(rows)
 
 

@@ -17,6 +17,8 @@ class Lesion:
     offset: float  # -1 .. 1 of the breast half-height
     size: float  # radius as a fraction of the image height
     seed: int
+    malignant: bool | None = None  # hard renderer: morphology follows it (None: drawn from the seed)
+    margin: str = ""  # hard renderer: circumscribed | ill_defined | spiculated | distortion | round | pleomorphic
 
 
 @dataclass
@@ -28,6 +30,10 @@ class Rendered:
     lesion: np.ndarray
     boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    margins: list[str] = field(default_factory=list)  # hard renderer: the margin of each box
+    specks: list[tuple[float, float, float]] = field(default_factory=list)  # calc specks: x, y, diameter mm
+    gland: np.ndarray | None = None  # hard renderer: fibroglandular fraction map in [0,1]
+    density: int = 0  # hard renderer: BI-RADS density drawn (1-4 = A-D)
 
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:

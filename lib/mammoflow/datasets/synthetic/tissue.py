@@ -35,6 +35,7 @@ class TissueSynthConfig(draw.FromBlock):
     width: int
     test_fraction: float
     inject_bad: bool
+    difficulty: str
 
 
 @lru_cache(maxsize=8)
@@ -56,7 +57,7 @@ def _plan(cfg: TissueSynthConfig) -> pd.DataFrame:
         rows.append({"stem": stem, "source": f"{base}/{stem}.png", "split": split if folder else "",
                      "laterality": lat, "defect": defect,
                      "view": draw.ViewPlan(cfg.height, cfg.width, lat, "MLO", (), int(rng.integers(0, 2**31)),
-                                           int(rng.integers(0, 2**31)))})
+                                           int(rng.integers(0, 2**31)), cfg.difficulty)})
     df = pd.DataFrame(rows)
     df["image_id"] = [ann.safe_id(s) for s in df["stem"]]
     df["label_source"] = [tissue.label_source(s) for s in df["source"]]

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from mammoflow.io import png
-from mammoflow.datasets.synthetic.phantom import Lesion, Rendered, render_view
+from mammoflow.datasets.synthetic import draw
+from mammoflow.datasets.synthetic.phantom import Lesion, Rendered
 from mammoflow.core.config import from_mapping
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ BREAST_COLUMNS = ["study_id", "series_id", "image_id", "laterality", "view_posit
 FINDING_COLUMNS = ["study_id", "series_id", "image_id", "laterality", "view_position", "height", "width",
                    "breast_birads", "breast_density", "finding_categories", "finding_birads",
                    "xmin", "ymin", "xmax", "ymax", "split"]
+SPECK_COLUMNS = ["image_id", "x", "y", "diameter_mm"]  # ground_truth/specks.csv: every calcification speck
 BAD_KINDS = ["truncated", "not_dicom", "for_processing", "blank", "missing", "unsupported_ts", "box_outside",
              "escape"]
 
@@ -41,6 +43,8 @@ class SyntheticSpec:
     test_fraction: float
     inject_bad: bool
     transfer_syntaxes: tuple[str, ...]
+    difficulty: str
+    label_noise: float
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> "SyntheticSpec":
@@ -73,6 +77,8 @@ def vindr_plan(spec: SyntheticSpec) -> pd.DataFrame:
 @lru_cache(maxsize=8)
 def _plan(spec: SyntheticSpec) -> pd.DataFrame:
     rng = np.random.default_rng(spec.seed)
+    hard = spec.difficulty == "hard"
+    nrng = np.random.default_rng([spec.seed, 99])  # hard only: its own stream keeps the easy plan unchanged
     rows: list[dict[str, Any]] = []
     n_test = int(round(spec.n_studies * spec.test_fraction))
     test_studies = set(rng.choice(spec.n_studies, size=n_test, replace=False).tolist()) if n_test else set()
@@ -90,8 +96,14 @@ def _plan(spec: SyntheticSpec) -> pd.DataFrame:
                 lesions.append(Lesion(kind, float(rng.uniform(0.3, 0.65)), float(rng.uniform(-0.5, 0.5)),
                                       float(size), int(rng.integers(0, 2**31))))
                 birads = int(rng.choice([3, 4, 5], p=[0.3, 0.5, 0.2]))
+                if hard:  # benign (BI-RADS 3) or malignant (4-5) by morphology; a few reports disagree
+                    lesions[0].malignant = birads >= 4
+                    if nrng.random() < spec.label_noise:
+                        birads = int(nrng.choice([2, 4])) if birads == 3 else 3
             else:
                 birads = int(rng.choice([1, 2], p=[0.7, 0.3]))
+                if hard and nrng.random() < spec.label_noise:
+                    birads = 3
             shape_seed = int(rng.integers(0, 2**31))
             for view in ("CC", "MLO"):
                 image_id = _md5(spec.seed, "image", s, lat, view)
@@ -138,10 +150,12 @@ def _bad_rows(spec: SyntheticSpec, rng: np.random.Generator) -> list[dict[str, A
     return out
 
 
-def render_row(row: pd.Series | dict) -> Rendered:
+def render_row(row: pd.Series | dict, difficulty: str = "easy") -> Rendered:
     """Render the presentation image and ground truth of one planned image."""
-    return render_view(int(row["height"]), int(row["width"]), row["laterality"], row["view_position"],
-                       list(row["lesions"]), seed=int(row["render_seed"]), shape_seed=int(row["shape_seed"]))
+    density = "ABCD".find(str(row["breast_density"])[-1:]) + 1
+    return draw.render(draw.ViewPlan(int(row["height"]), int(row["width"]), row["laterality"],
+                                     row["view_position"], tuple(row["lesions"]), int(row["render_seed"]),
+                                     int(row["shape_seed"]), difficulty, density))
 
 
 def writes_file(row: pd.Series | dict) -> bool:
@@ -175,12 +189,15 @@ def generate_vindr(spec: SyntheticSpec, root: str | Path) -> pd.DataFrame:
     root = Path(root)
     plan = vindr_plan(spec)
     findings: list[dict[str, Any]] = []
+    specks: list[dict[str, Any]] = []
     gt_dir = root / "ground_truth"
     gt_dir.mkdir(parents=True, exist_ok=True)
     for _, row in plan.iterrows():
         rendered = None
         if row["defect"] != "escape":
-            rendered = render_row(row)
+            rendered = render_row(row, spec.difficulty)
+            specks.extend({"image_id": row["image_id"], "x": round(x, 3), "y": round(y, 3),
+                           "diameter_mm": round(d, 3)} for x, y, d in rendered.specks)
         findings.extend(finding_rows(row, rendered))
         if not writes_file(row):
             continue
@@ -191,6 +208,7 @@ def generate_vindr(spec: SyntheticSpec, root: str | Path) -> pd.DataFrame:
         png.write(gt_dir / f"{row['image_id']}_lesion.png", rendered.lesion.astype(np.uint8) * 255)
     plan[BREAST_COLUMNS].to_csv(root / "breast-level_annotations.csv", index=False)
     pd.DataFrame(findings, columns=FINDING_COLUMNS).to_csv(root / "finding_annotations.csv", index=False)
+    pd.DataFrame(specks, columns=SPECK_COLUMNS).to_csv(gt_dir / "specks.csv", index=False)
     meta = plan[plan.apply(writes_file, axis=1)]
     pd.DataFrame({
         "SOP Instance UID": meta["image_id"], "Series Instance UID": meta["series_id"],
@@ -207,7 +225,8 @@ def planned_files(spec: SyntheticSpec) -> dict[str, list[str]]:
     plan = vindr_plan(spec)
     ok = plan[plan.apply(writes_file, axis=1)]
     return {
-        "tables": ["breast-level_annotations.csv", "finding_annotations.csv", "metadata.csv"],
+        "tables": ["breast-level_annotations.csv", "finding_annotations.csv", "metadata.csv",
+                   "ground_truth/specks.csv"],
         "dicoms": ok["source"].tolist(),
         "ground_truth": [f"ground_truth/{i}_{k}.png" for i in ok["image_id"] for k in ("breast", "lesion")],
     }
