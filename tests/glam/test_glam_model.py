@@ -18,7 +18,7 @@ from glam_fixtures import SMALL, glam_config
 
 def test_paper_layer_arithmetic():
     cfg = glam_config()
-    assert cfg.stage_sizes == [(734, 478), (367, 239), (184, 120), (92, 60), (46, 30)]
+    assert cfg.stage_sizes == [(735, 479), (368, 240), (184, 120), (92, 60), (46, 30)]
     assert cfg.cam_size == (184, 120)
     assert cfg.crop_cells == (32, 32)
     assert cfg.local_map_size == (128, 128)

@@ -35,11 +35,11 @@ def _patches(**kw) -> P.PatchConfig:
 
 @pytest.fixture(scope="module")
 def patch_set(tmp_path_factory):
-    """S10 patch CSVs (32 px) of a small synthetic dataset, plus its images.csv."""
+    """S10 patch CSVs (64 px, 2 x 2 ResNet cells) of a small synthetic dataset, plus its images.csv."""
     root = tmp_path_factory.mktemp("pc")
     ip, fp = make_dataset(root / "data", n_train=28, n_test=12, seed=11)
     dirs = {(sp, st): root / "patches" / sp / st / "s000" for sp in P.SPLITS for st in P.SETS}
-    cfg = _patches(size=32, min_tissue=0.5, normal_bkg_s10=6)
+    cfg = _patches(size=64, min_tissue=0.5, normal_bkg_s10=6)
     P.run_shard(ip, fp, pd.read_csv(ip, dtype=str).image_id, dirs, root / "t.csv", root / "r.csv", cfg, seed=1)
     csvs = {(sp, st): root / "patches" / sp / f"{st}.csv" for sp in P.SPLITS for st in P.SETS}
     P.aggregate([root / "t.csv"], [root / "r.csv"], csvs, root / "rej.csv")
@@ -102,7 +102,7 @@ def test_training_learns_and_writes_contract(patch_set, tmp_path):
                               stages=({"name": "head", "train": "head", "epochs": 1, "lr": 1e-3},
                                       {"name": "last_block", "train": "last_block", "epochs": 1, "lr": 1e-3},
                                       {"name": "all", "train": "all", "epochs": 3, "lr": 1e-3}))
-    assert cfg.tiled and cfg.context_px == 0  # the default: tiled model (dense heatmap = sliding), no context crops
+    assert not cfg.tiled and cfg.context_px == 0  # the default: the seed's plain ResNet on whole patches, no context crops
     out = tmp_path / "m"
     m = PC.train(patch_set["train"], patch_set["test"], _outputs(out), cfg, images_csv=patch_set["images"], seed=0,
                  threads=2, patch_tables=patch_set["tables"], canvas=patch_set["canvas"])
@@ -114,8 +114,8 @@ def test_training_learns_and_writes_contract(patch_set, tmp_path):
     for k in ("auc", "accuracy", "sensitivity", "specificity", "precision", "f1"):
         assert k in saved["test"]
     model, meta = PM.load_model(out / "best.pt")
-    assert meta["arch"] == "resnet18" and meta["patch_size"] == 32 and meta["classes"] == ["background", "lesion"]
-    assert meta["tiled"] and isinstance(model, PM.TiledResNet)
+    assert meta["arch"] == "resnet18" and meta["patch_size"] == 64 and meta["classes"] == ["background", "lesion"]
+    assert not meta["tiled"] and not isinstance(model, PM.TiledResNet)
     assert 0 < meta["norm"]["mean"] < 1 and meta["norm"]["std"] > 0
     ck = load_checkpoint(out / "best.pt")
     assert set(ck) >= {"model", "arch", "norm", "patch_size", "classes"}

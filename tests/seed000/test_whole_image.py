@@ -13,7 +13,7 @@ import torch
 from seed000_synth import synth_canvas
 from mammoflow.pipelines.nus import heatmap
 from mammoflow.pipelines.nus import warps
-from mammoflow.pipelines.nus import whole_image
+from mammoflow.pipelines.nus import summary, whole_image
 from mammoflow.core.config import schema_defaults
 from test_heatmap import fake_checkpoint
 
@@ -89,13 +89,44 @@ def test_warped_run_from_patch_classifier_and_summary(tmp_path):
     assert run.name == "scale20_fwhm15_lam0.5"
     m = whole_image.train(str(tmp_path / "images.csv"), heat, warps, str(run), c, ck, "20", "15", "0.5", seed=0)
     assert m["channels"] == ["original", "warped", "heat"] and m["n_test"] == 8
-    # the trunk was initialised from the patch classifier
+    # the trunk came from the patch classifier: a head-only stage leaves its convolutions equal to it
     pc = torch.load(ck, weights_only=True)["model"]
-    assert pc["conv1.weight"].shape == torch.load(run / "best.pt", weights_only=True)["model"]["trunk.0.weight"].shape
+    best = torch.load(run / "best.pt", weights_only=True)["model"]
+    assert torch.equal(pc["conv1.weight"], best["trunk.0.weight"])
+    assert torch.equal(pc["layer4.1.conv2.weight"], best["trunk.7.1.conv2.weight"])
     base = tmp_path / "unwarped"
     whole_image.train(str(tmp_path / "images.csv"), heat, None, str(base), c, ck, seed=0)
-    s = whole_image.summarize([str(run / "metrics.json"), str(base / "metrics.json")], str(tmp_path / "summary.csv"))
-    assert list(s["input"]) == ["unwarped", "warped"] and s["auc_minus_unwarped"].iloc[0] == 0
+    s = summary.summarize([str(run / "metrics.json"), str(base / "metrics.json")], str(tmp_path / "summary.csv"), 200)
+    assert list(s["input"]) == ["unwarped", "warped"]
+    assert s["auc_ci_lo"].iloc[1] <= s["auc"].iloc[1] <= s["auc_ci_hi"].iloc[1]
+    assert s["auc_minus_unwarped"].iloc[1] == pytest.approx(s["auc"].iloc[1] - s["auc"].iloc[0], abs=1e-6)
+
+
+def _fake_run(root, run, label, score, study):
+    d = root / run
+    d.mkdir(parents=True)
+    auc = float(whole_image.binary_metrics(label, score, 0.5)["auc"])
+    (d / "metrics.json").write_text(json.dumps({"run": run, "scale": None, "fwhm": None, "lam": None,
+                                                "test": {"auc": auc}, "n_test": len(label)}))
+    pd.DataFrame({"image_id": [f"i{k}" for k in range(len(label))], "study_id": study, "label": label,
+                  "score": score}).to_csv(d / "predictions.csv", index=False)
+    return str(d / "metrics.json")
+
+
+def test_summary_confidence_intervals_and_controls(tmp_path):
+    rng = np.random.default_rng(0)
+    y = np.tile([0, 1], 60)
+    study = [f"s{k // 2}" for k in range(len(y))]
+    paths = [_fake_run(tmp_path, "unwarped", y, np.round(rng.random(len(y)) + 0.3 * y, 4), study),
+             _fake_run(tmp_path, "scale20_fwhm15_lam1", y, np.round(rng.random(len(y)) + 2.0 * y, 4), study),
+             _fake_run(tmp_path, "shuffled", y, np.round(rng.random(len(y)), 4), study)]
+    s = summary.summarize(paths[::-1], str(tmp_path / "summary.csv"), n_boot=300, seed=1).set_index("run")
+    assert list(s["input"]) == ["unwarped", "warped", "shuffled"]
+    w, sh = s.loc["scale20_fwhm15_lam1"], s.loc["shuffled"]
+    assert w["delta_ci_lo"] > 0.1 and w["auc_ci_lo"] > 0.9                 # a real gain: CI excludes 0
+    assert sh["auc_ci_lo"] < 0.5 < sh["auc_ci_hi"]                           # the control sits at chance
+    assert s.loc["unwarped", "auc_minus_unwarped"] == 0 and s.loc["unwarped", "delta_ci_hi"] == 0
+    assert (s["n_test_studies"] == 60).all()
 
 
 def test_label_mapping_and_config_checks():
@@ -106,6 +137,28 @@ def test_label_mapping_and_config_checks():
     assert y.iloc[:2].tolist() == [0, 1] and np.isnan(y.iloc[2])
     with pytest.raises(Exception, match="channel"):
         cfg(channels=["original", "warped", "bogus"])
+
+
+def test_trunk_is_initialised_from_the_patch_classifier(tmp_path):
+    """Every trunk tensor of a patch_classifier-initialised model equals the patch classifier's, none of a fresh one."""
+    ck = fake_checkpoint(tmp_path / "pc.pt", patch_size=64, seed=7)
+    pc = torch.load(ck, weights_only=True)["model"]
+    names = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]
+
+    def trunk_state(net):
+        out = {}
+        for k, v in net.trunk.state_dict().items():
+            i, rest = k.split(".", 1)
+            out[f"{names[int(i)]}.{rest}"] = v
+        return out
+
+    net, norm, arch = whole_image.build(cfg(init="patch_classifier"), ck)
+    got = trunk_state(net)
+    assert arch == "resnet18" and norm == {"mean": 0.3, "std": 0.2} and len(got) > 100
+    assert all(torch.equal(v, pc[k]) for k, v in got.items())
+    torch.manual_seed(123)
+    fresh = trunk_state(whole_image.build(cfg(init="none"), None)[0])
+    assert not torch.equal(fresh["layer3.0.conv1.weight"], pc["layer3.0.conv1.weight"])
 
 
 def test_model_shapes():

@@ -341,7 +341,8 @@ def get_whole_image_runs(wildcards):
     """metrics.json of every warped run and of the unwarped baseline of a dataset."""
     wd = f"results/{wildcards.dataset}/models/whole_image"
     runs = [f"{wd}/scale{s}_fwhm{f}_lam{l}/metrics.json" for s in NUS.scales for f in NUS.fwhms for l in NUS.lams]
-    return runs + [f"{wd}/unwarped/metrics.json"]
+    controls = [f"{wd}/shuffled/metrics.json"] if S000["whole_image"]["shuffled_control"] else []
+    return runs + [f"{wd}/unwarped/metrics.json"] + controls
 
 
 # ---------------------------------------------------------------------------------------- GLAM

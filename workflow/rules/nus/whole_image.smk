@@ -71,6 +71,35 @@ rule whole_image_unwarped:
         "../../scripts/nus/whole_image_train.py"
 
 
+rule whole_image_shuffled:
+    input:
+        unpack(get_whole_image_input),
+    output:
+        metrics="results/{dataset}/models/whole_image/shuffled/metrics.json",
+        roc="results/{dataset}/models/whole_image/shuffled/roc.png",
+        predictions="results/{dataset}/models/whole_image/shuffled/predictions.csv",
+        history="results/{dataset}/models/whole_image/shuffled/history.csv",
+        best="results/{dataset}/models/whole_image/shuffled/best.pt",
+        tensorboard=directory("results/{dataset}/models/whole_image/shuffled/tensorboard"),
+    params:
+        cfg=WI,
+        seed=config["seed"],
+        shuffle_labels=True,
+        device=config["device"],
+        code=code_digest("mammoflow.pipelines.nus.whole_image"),
+    log:
+        "logs/{dataset}/whole_image/shuffled.log",
+    threads: WI["threads"]
+    resources:
+        gpu=1,
+        mem_mb=WI["mem_mb"],
+        runtime=WI["runtime"],
+    conda:
+        ENV
+    script:
+        "../../scripts/nus/whole_image_train.py"
+
+
 rule whole_image_summary:
     input:
         get_whole_image_runs,
@@ -83,6 +112,10 @@ rule whole_image_summary:
         ),
     log:
         "logs/{dataset}/whole_image/summary.log",
+    params:
+        n_boot=WI["bootstrap"],
+        seed=config["seed"],
+        code=code_digest("mammoflow.pipelines.nus.summary"),
     conda:
         ENV
     script:

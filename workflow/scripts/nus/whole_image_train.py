@@ -10,4 +10,5 @@ cfg = whole_image.WholeImageConfig.from_config({**p.cfg, "device": p.device})
 whole_image.train(i.images, list(i.heat), list(i.warps) if "warps" in i.keys() else None,
                   str(Path(snakemake.output.metrics).parent), cfg, i.get("checkpoint"),
                   w.get("scale"), w.get("fwhm"), w.get("lam"), seed=p.seed, threads=snakemake.threads,
-                  code=p.code, tensorboard=snakemake.output.tensorboard)
+                  code=p.code, tensorboard=snakemake.output.tensorboard,
+                  shuffle_labels=bool(getattr(p, "shuffle_labels", False)))

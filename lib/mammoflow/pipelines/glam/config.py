@@ -68,10 +68,10 @@ class GlamConfig:
 
     @property
     def stage_sizes(self) -> list[tuple[int, int]]:
-        """Spatial size after each of the five global stages (7x7/2 stem and 3x3/2 pool, no padding)."""
+        """Spatial size after each of the five global stages (7x7/2 stem padded by 3, 3x3/2 pool unpadded)."""
         out, sizes = [], []
         for n in self.window:
-            n = _conv_out(n, 7, 2, 0)
+            n = _conv_out(n, 7, 2, 3)
             n = _conv_out(n, 3, 2, 0)
             sz = []
             for s in self.global_strides:

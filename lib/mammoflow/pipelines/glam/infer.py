@@ -54,20 +54,43 @@ def infer(model: GLAM, images: Iterable[GlamImage], score: str = "global", batch
 
 
 def saliency_rows(res: GlamResult, threshold: float) -> list[dict]:
-    """Per image and lesion class: Dice of the thresholded fused map and of the uniform (whole breast) map."""
+    """Per image and lesion class: Dice (fixed threshold, top-k, top 1 %) and the pointing game of the fused map,
+    each with its uniform-map baseline (the whole breast; a random breast point)."""
     rows = []
     im = res.image
     breast = im.window > im.window.min()
+    n_breast = max(int(breast.sum()), 1)
     for j, c in enumerate(CLASSES):
         m = im.masks.get(c)
         if m is None or not m.any():
             continue
+        sal = res.fused[j]
+        n = int(m.sum())
+        iy, ix = np.unravel_index(int(np.argmax(sal)), sal.shape)
         rows.append({"image_index": im.image_id, "split": im.split, "lesion_class": c,
-                     "lesion_pixels": int(m.sum()),
-                     "dice": round(dice(res.fused[j] >= threshold, m), 6),
+                     "lesion_pixels": n,
+                     "dice": round(dice(sal >= threshold, m), 6),
                      "dice_uniform": round(dice(breast, m), 6),
-                     "dice_top1pct": round(dice(res.fused[j] >= np.quantile(res.fused[j], 0.99), m), 6)})
+                     "dice_top1pct": round(dice(sal >= np.quantile(sal, 0.99), m), 6),
+                     "dice_topk": round(dice(top_k_mask(sal, n), m), 6),
+                     "dice_topk_uniform": round(min(n, n_breast) / n_breast, 6),
+                     "pointing": int(bool(m[iy, ix])),
+                     "pointing_uniform": round(float(m[breast].sum()) / n_breast, 6),
+                     "saliency_max": round(float(sal.max()), 6)})
     return rows
+
+
+def top_k_mask(sal: np.ndarray, k: int) -> np.ndarray:
+    """The k highest pixels of a map (ties broken by position, so exactly k pixels)."""
+    flat = np.zeros(sal.size, dtype=bool)
+    flat[np.argsort(-sal.ravel(), kind="stable")[:max(int(k), 0)]] = True
+    return flat.reshape(sal.shape)
+
+
+SALIENCY_COLUMNS = ["image_index", "split", "lesion_class", "lesion_pixels", "dice", "dice_uniform", "dice_top1pct",
+                    "dice_topk", "dice_topk_uniform", "pointing", "pointing_uniform", "saliency_max"]
+LOCALISATION_KEYS = ("dice", "dice_uniform", "dice_top1pct", "dice_topk", "dice_topk_uniform", "pointing",
+                     "pointing_uniform")
 
 
 def write_predictions(results: Sequence[GlamResult], path: str | Path) -> None:
@@ -98,14 +121,16 @@ def compute_metrics(predictions_csv: str | Path, saliency_csv: str | Path, split
         "benign_auc": _r(roc_auc(test["benign_label"], test["benign_pred"])),
         "dice_threshold_rule": f"fused saliency map of the lesion's class >= {threshold} (fixed), window "
                                f"coordinates, test images with a lesion mask; baseline: uniform map over the "
-                               f"whole breast (every window pixel above the background)",
+                               f"whole breast (every window pixel above the background); dice_topk: the lesion-sized set of "
+                               f"highest pixels (baseline: its expectation for random breast pixels = lesion / "
+                               f"breast area); pointing: arg-max of the map inside the lesion mask (baseline: a "
+                               f"random breast point hits with probability lesion / breast area)",
     }
     for c in ("all",) + CLASSES:
         part = st if c == "all" or not len(st) else st[st["lesion_class"] == c]
         key = "" if c == "all" else f"{c}_"
-        out[f"{key}dice"] = _r(part["dice"].mean()) if len(part) else None
-        out[f"{key}dice_uniform"] = _r(part["dice_uniform"].mean()) if len(part) else None
-        out[f"{key}dice_top1pct"] = _r(part["dice_top1pct"].mean()) if len(part) else None
+        for k in LOCALISATION_KEYS:
+            out[f"{key}{k}"] = _r(part[k].mean()) if len(part) and k in part else None
         out[f"n_{key}lesions"] = int(len(part))
     return out
 
@@ -142,8 +167,7 @@ def run_predict(model_path: str, data_pkl: str, cropped_dir: str, seg_dir: str, 
                  **{f"{c}_{m}": f"{v[j]:.6f}" for m, v in (("global", r.y_global), ("local", r.y_local))
                     for j, c in enumerate(CLASSES)}} for r in results],
                ["image_index", "split", "benign_global", "malignant_global", "benign_local", "malignant_local"])
-    write_csv(out_saliency, sal_rows, ["image_index", "split", "lesion_class", "lesion_pixels", "dice",
-                                        "dice_uniform", "dice_top1pct"])
+    write_csv(out_saliency, sal_rows, SALIENCY_COLUMNS)
     earlier = [r for t in rejected_tables for r in rejections.read(t)]
     reasons = {r["image_id"]: r["reason"] for r in earlier + rejected if r.get("image_id")}
     for image_id, path in wanted.items():      # listed images that never reached the model

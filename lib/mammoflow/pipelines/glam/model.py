@@ -40,7 +40,7 @@ class GlobalNetwork(nn.Module):
     def __init__(self, cfg: GlamConfig):
         super().__init__()
         w = cfg.global_width
-        self.first_conv = nn.Conv2d(1, w, 7, 2, 0, bias=False)
+        self.first_conv = nn.Conv2d(1, w, 7, 2, 3, bias=False)   # padding 3 as the original's stem
         self.first_pool = nn.MaxPool2d(3, 2, 0)
         layers, inplanes = [], w
         for i, (nb, s) in enumerate(zip(cfg.global_blocks, cfg.global_strides)):
@@ -86,10 +86,10 @@ class GlobalModule(nn.Module):
         cam = self.cfg.cam_size
         maps = []
         for f, head in zip(feats, self.saliency_heads):
-            s = torch.sigmoid(head(f))
-            if tuple(s.shape[-2:]) != tuple(cam):
-                s = F.interpolate(s, size=cam, mode="bilinear", align_corners=False)
-            maps.append(s)
+            logits = head(f)
+            if tuple(logits.shape[-2:]) != tuple(cam):   # resize the logits, then the sigmoid (the original)
+                logits = F.interpolate(logits, size=cam, mode="bilinear", align_corners=False)
+            maps.append(torch.sigmoid(logits))
         y = torch.stack([top_t_percent_pool(m, self.cfg.percent_k) for m in maps]).mean(0)
         sal = sum(w * m for w, m in zip(self.cfg.map_weights, maps))
         return y, sal

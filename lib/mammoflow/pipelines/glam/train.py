@@ -45,19 +45,21 @@ def _pos_weight(images: Sequence[GlamImage], mode: str) -> torch.Tensor | None:
 
 
 def _stage_loss(model: GLAM, stage: str, x: torch.Tensor, y: torch.Tensor,
-                pw: torch.Tensor | None) -> torch.Tensor:
+                pw: torch.Tensor | None, sparsity: float = 0.0) -> torch.Tensor:
+    """BCE of the stage's image scores + sparsity x the mean of its saliency maps (GMIC's L1 term; 0 = off)."""
     if stage == "global":
-        y_global, _ = model.global_module(x)
-        return _bce(y_global, y, pw)
+        y_global, sal = model.global_module(x)
+        return _bce(y_global, y, pw) + sparsity * sal.mean()
     if stage == "local":
         with torch.no_grad():
             out = model(x, with_local=False)
         crops = out.crops.reshape(-1, 1, *model.cfg.crop_shape)
-        scores, _ = model.local_module(crops)
+        scores, lsal = model.local_module(crops)
         K = out.crops.shape[1]
-        return _bce(scores, y.repeat_interleave(K, dim=0), pw)
+        return _bce(scores, y.repeat_interleave(K, dim=0), pw) + sparsity * lsal.mean()
     out = model(x)
-    return _bce(out.y_global, y, pw) + _bce(out.y_local, y, pw)
+    return (_bce(out.y_global, y, pw) + _bce(out.y_local, y, pw)
+            + sparsity * (out.global_saliency.mean() + out.local_saliency.mean()))
 
 
 def image_scores(out: GlamOutput, mode: str) -> torch.Tensor:
@@ -90,8 +92,9 @@ def evaluate(model: GLAM, images: Sequence[GlamImage], stage: str, batch_size: i
 class GlamTask(engine.Task):
     """The engine task of GLAM: per-stage parameters and modes, BCE of image scores, stage-wise val AUCs."""
 
-    def __init__(self, augment: Mapping[str, Any], pos_weight: torch.Tensor | None, batch_size: int):
-        self.augment, self.pos_weight, self.batch_size = augment, pos_weight, batch_size
+    def __init__(self, augment: Mapping[str, Any], pos_weight: torch.Tensor | None, batch_size: int,
+                 sparsity: float = 0.0):
+        self.augment, self.pos_weight, self.batch_size, self.sparsity = augment, pos_weight, batch_size, sparsity
         self.scope = "global"
 
     def parameters(self, model: GLAM, scope: str) -> list[nn.Parameter]:
@@ -122,7 +125,7 @@ class GlamTask(engine.Task):
         x, y = batch_tensors(batch, [np.random.default_rng(s) for s in seeds], self.augment)
         dev = next(model.parameters()).device
         pw = self.pos_weight.to(dev) if self.pos_weight is not None else None
-        loss = _stage_loss(model, self.scope, x.to(dev), y.to(dev), pw)
+        loss = _stage_loss(model, self.scope, x.to(dev), y.to(dev), pw, self.sparsity)
         opt = optimizers["main"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -163,7 +166,7 @@ def train_glam(train_images: Sequence[GlamImage], val_images: Sequence[GlamImage
         if interrupt_after is not None and len(done) >= interrupt_after:
             raise KeyboardInterrupt(f"interrupted after {len(done)} epochs (test hook)")
 
-    task = GlamTask(tcfg["augment"], _pos_weight(train_images, tcfg["pos_weight"]), bs)
+    task = GlamTask(tcfg["augment"], _pos_weight(train_images, tcfg["pos_weight"]), bs, float(tcfg["sparsity"]))
     res = engine.fit(engine.FitSpec(model, task, WindowSet(train_images), WindowSet(val_images) if val_images else None,
                                     ecfg, state_dir, {"model_config": model_cfg.to_dict()}, fp, dev, tb_dir,
                                     collate=WindowSet.collate, on_epoch_end=interrupt))

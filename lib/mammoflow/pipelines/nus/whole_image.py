@@ -218,10 +218,12 @@ def join_inputs(images_csv: str, heat_tables: Sequence[str], warp_tables: Sequen
 def train(images_csv: str, heat_tables: Sequence[str], warp_tables: Sequence[str] | None, out_dir: str,
           cfg: WholeImageConfig, patch_checkpoint: str | None, scale: str | None = None, fwhm: str | None = None,
           lam: str | None = None, seed: int = 0, threads: int | None = None, code: str = "",
-          tensorboard: str | None = None, on_epoch_end=None) -> dict[str, Any]:
+          tensorboard: str | None = None, on_epoch_end=None, shuffle_labels: bool = False) -> dict[str, Any]:
     """Train on the training split (grouped val by study), test on the test split; metrics.json, ROC, predictions.
 
     warp_tables None = the unwarped baseline (cfg.baseline_channels); else cfg.channels of run (scale, fwhm, lam).
+    shuffle_labels: the shuffled-label control (training and validation labels permuted with the seed; test
+    labels untouched), whose test AUC must land near 0.5.
     """
     t0 = time.time()
     seed_all(seed, threads)
@@ -231,7 +233,9 @@ def train(images_csv: str, heat_tables: Sequence[str], warp_tables: Sequence[str
     if warped and not all(v is not None for v in (scale, fwhm, lam)):
         raise ConfigError("a warped whole-image run needs scale, fwhm and lam")
     df = join_inputs(images_csv, heat_tables, warp_tables, scale, fwhm, lam, cfg)
-    tr, te = df[df["split"] == "training"], df[df["split"] == "test"]
+    tr, te = df[df["split"] == "training"].copy(), df[df["split"] == "test"]
+    if shuffle_labels:
+        tr["y"] = np.random.default_rng(seed).permutation(tr["y"].to_numpy())
     if tr.empty or tr["y"].nunique() < 2:
         raise ConfigError(f"{images_csv}: the training split needs images of both classes")
     is_val = grouped_split(tr["study_id"].tolist(), tr["y"].tolist(), cfg.val_fraction, seed)
@@ -273,7 +277,7 @@ def train(images_csv: str, heat_tables: Sequence[str], warp_tables: Sequence[str
     ds_te = ImageDataset(te, channels, cfg.height, cfg.width, cache)
     p_test, labels, test_loss = scores(best, ds_te, prep_eval, dev, cfg.eval_batch_size)
     m = binary_metrics(labels, p_test, cfg.threshold)
-    name = run_name(scale, fwhm, lam) if warped else "unwarped"
+    name = run_name(scale, fwhm, lam) if warped else ("shuffled" if shuffle_labels else "unwarped")
     metrics = {"run": name, "scale": scale, "fwhm": fwhm, "lam": lam, "test": m, "test_loss": test_loss,
                "best_epoch": result.best_epoch, "best_val_auc": result.best_metrics.get("val_auc"),
                "selection": "max val AUC (ties: min val loss)", "n_train": len(trn), "n_val": len(val),
@@ -281,7 +285,8 @@ def train(images_csv: str, heat_tables: Sequence[str], warp_tables: Sequence[str
                "input_size": [cfg.height, cfg.width], "label_column": cfg.label_column, "seed": seed}
     out = Path(out_dir)
     write_json(out / "metrics.json", metrics)
-    pd.DataFrame({"image_id": te["image_id"].tolist(), "label": labels, "score": np.round(p_test, 6)}) \
+    pd.DataFrame({"image_id": te["image_id"].tolist(), "study_id": te["study_id"].tolist(), "label": labels,
+                  "score": np.round(p_test, 6)}) \
         .to_csv(out / "predictions.csv", index=False)
     pd.DataFrame(result.history).to_csv(out / "history.csv", index=False)
     plot_roc(labels, p_test, out / "roc.png", f"whole image ({name}), test AUC {m['auc']:.3f}")
@@ -311,23 +316,3 @@ def _cfg_dict(cfg: WholeImageConfig) -> dict[str, Any]:
     d["stages"] = [dict(s) for s in cfg.stages]
     d["label_map"] = dict(cfg.label_map)
     return d
-
-
-def summarize(metrics_paths: Sequence[str], out_csv: str) -> pd.DataFrame:
-    """Side-by-side test metrics of the warped runs and the unwarped baseline (delta AUC vs baseline)."""
-    rows = []
-    for p in metrics_paths:
-        m = json.loads(Path(p).read_text())
-        t = m["test"]
-        rows.append({"run": m["run"], "input": "unwarped" if m["run"] == "unwarped" else "warped",
-                     "scale": m.get("scale") or "", "fwhm": m.get("fwhm") or "", "lam": m.get("lam") or "",
-                     **{k: t.get(k) for k in ("auc", "accuracy", "sensitivity", "specificity", "precision", "f1")},
-                     "n_test": m["n_test"]})
-    df = pd.DataFrame(rows)
-    base = df.loc[df["run"] == "unwarped", "auc"]
-    b = float(base.iloc[0]) if len(base) and base.iloc[0] is not None else float("nan")
-    df["auc_minus_unwarped"] = [round(float(a) - b, 6) if a is not None else float("nan") for a in df["auc"]]
-    df = pd.concat([df[df["run"] == "unwarped"], df[df["run"] != "unwarped"]], ignore_index=True)
-    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out_csv, index=False, float_format="%.6g")
-    return df
