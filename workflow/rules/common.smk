@@ -384,3 +384,63 @@ def glam_figure_ids(ds):
 # The workflow graph depends on the config (which datasets and pipelines are enabled): rerun when it changes.
 REPORT_CONFIG_DIGEST = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 RULE_FILES = sorted(glob.glob(os.path.join(workflow.basedir, "workflow", "rules", "**", "*.smk"), recursive=True))
+
+
+# ---------------------------------------------------------------------------------------- cascade (seed 001)
+
+from mammoflow.pipelines.cascade import plan as mf_cascade
+
+validate(config["cascade"], schema="../schemas/cascade.schema.yaml")
+CASCADE = config["cascade"]
+CASCADE_PLAN = mf_cascade.CascadePlan(CASCADE, DATASETS, shards)
+CASCADE_STAGE1_METRICS = f"results/{CASCADE_PLAN.tissue}/models/cascade/stage1/metrics.json"
+
+
+def cascade_template(kind):
+    """Param function: the per-image canvas file template of the requested dataset (preprocessed, tissue, ...)."""
+    return lambda wildcards: f"results/{wildcards.dataset}/{kind}/" + "{image_id}.png"
+
+
+def cascade_image_template(ds, kind):
+    """Param function of a shard rule: a dataset's per-image file template (a function: no brace expansion)."""
+    t = f"results/{ds}/{kind}/" + "{image_id}.png"
+    return lambda wildcards: t
+
+
+def get_cascade_stage1_input(wildcards):
+    """Canonical images table and preprocess shard tables (canvases, tissue maps) of the tissue dataset."""
+    ds = wildcards.dataset
+    return {"images": f"results/{ds}/tables/images.csv", "shards": shard_tables(ds, "preprocess")}
+
+
+def get_cascade_stage2_input(wildcards):
+    """Images table, preprocess shard tables (canvases, lesion and breast masks) and the stage-1 model."""
+    ds = wildcards.dataset
+    return {
+        "images": f"results/{ds}/tables/images.csv",
+        "shards": shard_tables(ds, "preprocess"),
+        "stage1": CASCADE_PLAN.stage1_checkpoint(),
+    }
+
+
+def get_cascade_prediction_tables(wildcards):
+    """The cascade prediction shard tables of a lesion dataset."""
+    return [f"results/{wildcards.dataset}/cascade/predictions/shards/{s}.csv" for s in CASCADE_PLAN.shards(wildcards.dataset)]
+
+
+def get_cascade_rejections(wildcards):
+    """Rejection tables of a lesion dataset's cascade: stage 2 and every prediction shard."""
+    ds = wildcards.dataset
+    return [f"results/{ds}/models/cascade/stage2/rejected.csv"] + [
+        f"results/{ds}/cascade/predictions/shards/{s}_rejected.csv" for s in CASCADE_PLAN.shards(ds)
+    ]
+
+
+def cascade_report(paths, ds):
+    """Wrap the report examples' visualisations among paths in report() (category Cascade)."""
+    ex = set(CASCADE_PLAN.examples(ds))
+    out = []
+    for p in paths:
+        flag = os.path.basename(p)[: -len("_visualization.png")] in ex
+        out.append(report(p, caption="../../report/cascade/visualization.rst", category="Cascade", subcategory=ds) if flag else p)
+    return out

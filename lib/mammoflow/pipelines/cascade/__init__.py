@@ -1,0 +1,1 @@
+"""Seed 001: two-stage tissue -> lesion segmentation cascade with an ACA-ResUNet."""
