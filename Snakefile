@@ -21,6 +21,8 @@ include: "workflow/rules/nus/warps.smk"
 include: "workflow/rules/nus/whole_image.smk"
 include: "workflow/rules/glam/prep.smk"
 include: "workflow/rules/glam/model.smk"
+include: "workflow/rules/superres/pairs.smk"
+include: "workflow/rules/superres/models.smk"
 include: "workflow/rules/report/overview.smk"
 
 
@@ -30,4 +32,5 @@ rule all:
         rules.foundation.input,
         rules.nus.input,
         rules.glam.input,
+        rules.superres.input,
         rules.overview.input,

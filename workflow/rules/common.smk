@@ -383,3 +383,30 @@ def glam_figure_ids(ds):
 # The workflow graph depends on the config (which datasets and pipelines are enabled): rerun when it changes.
 REPORT_CONFIG_DIGEST = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 RULE_FILES = sorted(glob.glob(os.path.join(workflow.basedir, "workflow", "rules", "**", "*.smk"), recursive=True))
+
+
+# ---- superres (seed 002: LR/HR pairs, SRResNet/SRGAN; rules in workflow/rules/superres/)
+
+validate(config["superres"], schema="../schemas/superres.schema.yaml")
+SR = config["superres"]
+SR_FIGURES = [f"pair{i}" for i in range(SR["evaluate"]["figures"])]
+SR_MODELS = ["features", "srresnet", "srgan"]
+
+
+def superres_targets():
+    """Every dataset's super-resolution metrics, figures and inference timing."""
+    out = []
+    for ds in SR["datasets"]:
+        out += [f"results/{ds}/superres/metrics.json", f"results/{ds}/superres/sr/test_timing.json"]
+        out += [f"results/{ds}/superres/figures/{f}.png" for f in SR_FIGURES]
+    return out
+
+
+def get_superres_train_input(wildcards):
+    """Pairs table of a training run, and the SRResNet and feature network an SRGAN run starts from."""
+    ds = wildcards.dataset
+    out = {"pairs": f"results/{ds}/superres/pairs.csv"}
+    if wildcards.model == "srgan":
+        out["srresnet"] = f"results/{ds}/superres/models/srresnet.pth"
+        out["features"] = f"results/{ds}/superres/models/features.pth"
+    return out
