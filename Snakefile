@@ -23,6 +23,7 @@ include: "workflow/rules/glam/prep.smk"
 include: "workflow/rules/glam/model.smk"
 include: "workflow/rules/superres/pairs.smk"
 include: "workflow/rules/superres/models.smk"
+include: "workflow/rules/superres/gan.smk"
 include: "workflow/rules/report/overview.smk"
 
 

@@ -394,11 +394,12 @@ SR_MODELS = ["features", "srresnet", "srgan"]
 
 
 def superres_targets():
-    """Every dataset's super-resolution metrics, figures and inference timing."""
+    """Every dataset's super-resolution metrics, figures, inference timing, GAN grid, FID and augmentation."""
     out = []
     for ds in SR["datasets"]:
         out += [f"results/{ds}/superres/metrics.json", f"results/{ds}/superres/sr/test_timing.json"]
         out += [f"results/{ds}/superres/figures/{f}.png" for f in SR_FIGURES]
+        out += [f"results/{ds}/superres/gan/{f}" for f in ("grid.png", "fid.json", "augment.json")]
     return out
 
 

@@ -44,6 +44,9 @@ class SRResNet(nn.Module):
             ups += [nn.Conv2d(c, 4 * c, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(c)]
         self.up = nn.Sequential(*ups)
         self.tail = nn.Conv2d(c, 1, 9, padding=4)
+        if skip == "bicubic":  # residual variant: start exactly at the bicubic up-sampling
+            nn.init.zeros_(self.tail.weight)
+            nn.init.zeros_(self.tail.bias)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         """SR image (N, 1, sH, sW) of an LR batch (N, 1, H, W)."""
