@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy.spatial import cKDTree
 from skimage.feature import peak_local_max
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from skimage.morphology import binary_erosion, disk, white_tophat
