@@ -70,3 +70,16 @@ def test_clahe_keeps_16_bits(tmp_path):
     raw = png.read(path)
     assert out.dtype == np.uint16 and out.shape == raw.shape and len(np.unique(out)) > 1000
     assert not np.array_equal(out, raw)
+
+
+def test_same_seed_gives_byte_identical_pairs(tmp_path):
+    ip, fp = make_tables(tmp_path / "d", n_patients=2)
+    outs = []
+    for k in ("a", "b"):
+        data.make_pairs(ip, fp, str(tmp_path / k / "pairs"), str(tmp_path / k / "pairs.csv"), str(tmp_path / k / "r.csv"),
+                        schema_defaults("superres", "pairs", hr_size=32, per_image=4),
+                        schema_defaults("superres", "clahe"), seed=9)
+        df = pd.read_csv(tmp_path / k / "pairs.csv")
+        outs.append([(tmp_path / k / "pairs.csv").read_text().replace(f"/{k}/", "/")]
+                    + [open(p, "rb").read() for p in df["hr_path"]] + [open(p, "rb").read() for p in df["lr_path"]])
+    assert outs[0] == outs[1] and len(outs[0]) > 10
