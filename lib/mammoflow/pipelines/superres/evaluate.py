@@ -12,6 +12,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from skimage.morphology import binary_erosion, disk, white_tophat
 
 DATA_RANGE = 65535.0
+FROC_RATES = (0.02, 0.05, 0.1, 0.25, 0.5, 1.0)  # FP per pair at which recall is also listed
 
 
 @dataclass(frozen=True)
@@ -96,5 +97,6 @@ def calcification_recall(studies: dict[str, dict[str, np.ndarray]], n_pairs: int
         rec, thr = recall_at_fp(st["speck"], st["fp"], n_pairs, cfg.fp_per_pair)
         rec_hr, fp_hr = recall_at_threshold(st["speck"], st["fp"], n_pairs, thr_hr)
         out[name] = {"recall_at_fp": rec, "threshold": thr, "recall_at_hr_threshold": rec_hr,
-                     "fp_per_pair_at_hr_threshold": fp_hr}
+                     "fp_per_pair_at_hr_threshold": fp_hr,
+                     "froc": {str(f): recall_at_fp(st["speck"], st["fp"], n_pairs, f)[0] for f in FROC_RATES}}
     return out
