@@ -9,7 +9,8 @@ from typing import Sequence
 import numpy as np
 from skimage.feature import peak_local_max
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-from skimage.morphology import binary_erosion, disk, white_tophat
+from scipy.ndimage import binary_erosion
+from skimage.morphology import disk, white_tophat
 
 DATA_RANGE = 65535.0
 FROC_RATES = (0.02, 0.05, 0.1, 0.25, 0.5, 1.0)  # FP per pair at which recall is also listed
@@ -39,7 +40,7 @@ def speck_candidates(img: np.ndarray, radius: int, mask: np.ndarray | None = Non
     (mask eroded by the radius, so the skin line is no candidate)."""
     th = white_tophat(img.astype(np.float64), disk(radius))
     if mask is not None:
-        th[~binary_erosion(mask > 0, disk(radius + 1))] = 0.0
+        th[~binary_erosion(mask > 0, structure=disk(radius + 1), border_value=1)] = 0.0
     pk = peak_local_max(th, min_distance=2, threshold_abs=1e-9, exclude_border=False)
     if not len(pk):
         return np.zeros((0, 2)), np.zeros(0)
