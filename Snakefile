@@ -23,6 +23,9 @@ include: "workflow/rules/glam/prep.smk"
 include: "workflow/rules/glam/model.smk"
 include: "workflow/rules/cascade/train.smk"
 include: "workflow/rules/cascade/predict.smk"
+include: "workflow/rules/superres/pairs.smk"
+include: "workflow/rules/superres/models.smk"
+include: "workflow/rules/superres/gan.smk"
 include: "workflow/rules/report/overview.smk"
 
 
@@ -33,4 +36,5 @@ rule all:
         rules.nus.input,
         rules.glam.input,
         rules.cascade.input,
+        rules.superres.input,
         rules.overview.input,

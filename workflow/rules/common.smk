@@ -444,3 +444,31 @@ def cascade_report(paths, ds):
         flag = os.path.basename(p)[: -len("_visualization.png")] in ex
         out.append(report(p, caption="../../report/cascade/visualization.rst", category="Cascade", subcategory=ds) if flag else p)
     return out
+
+
+# ---- superres (seed 002: LR/HR pairs, SRResNet/SRGAN; rules in workflow/rules/superres/)
+
+validate(config["superres"], schema="../schemas/superres.schema.yaml")
+SR = config["superres"]
+SR_FIGURES = [f"pair{i}" for i in range(SR["evaluate"]["figures"])]
+SR_MODELS = ["features", "srresnet", "srgan"]
+
+
+def superres_targets():
+    """Every dataset's super-resolution metrics, figures, inference timing, GAN grid, FID and augmentation."""
+    out = []
+    for ds in SR["datasets"]:
+        out += [f"results/{ds}/superres/metrics.json", f"results/{ds}/superres/sr/test_timing.json"]
+        out += [f"results/{ds}/superres/figures/{f}.png" for f in SR_FIGURES]
+        out += [f"results/{ds}/superres/gan/{f}" for f in ("grid.png", "fid.json", "augment.json")]
+    return out
+
+
+def get_superres_train_input(wildcards):
+    """Pairs table of a training run, and the SRResNet and feature network an SRGAN run starts from."""
+    ds = wildcards.dataset
+    out = {"pairs": f"results/{ds}/superres/pairs.csv"}
+    if wildcards.model == "srgan":
+        out["srresnet"] = f"results/{ds}/superres/models/srresnet.pth"
+        out["features"] = f"results/{ds}/superres/models/features.pth"
+    return out
