@@ -62,7 +62,7 @@ def test_every_image_has_its_four_files_and_a_density_row(wd):
     for r in rows[rows["status"] == "ok"].itertuples():
         prob = png.read(pred / f"{r.image_id}_cancer_prob.png")
         inside = np.zeros(prob.shape, bool)
-        inside[r.box_r0:r.box_r1, r.box_c0:r.box_c1] = True
+        inside[int(r.box_r0):int(r.box_r1), int(r.box_c0):int(r.box_c1)] = True
         assert prob[~inside].max(initial=0) == 0  # pasted into the crop box only
         assert set(np.unique(png.read(pred / f"{r.image_id}_tissue_seg.png"))) <= {0, 1, 2, 3}
     dens = pd.read_csv(wd / "results/cbis_t/cascade/density.csv", keep_default_na=False)
