@@ -10,6 +10,7 @@ for _ds in CASCADE_PLAN.lesion:
                 f"cascade_predict_{_ds}_{_shard}"
             input:
                 preprocessed=f"results/{_ds}/preprocess/shards/{_shard}.csv",
+                images=f"results/{_ds}/tables/images.csv",
                 stage1=CASCADE_PLAN.stage1_checkpoint(),
                 stage2=f"results/{_ds}/models/cascade/stage2/best_stage2.pth",
             output:
@@ -23,7 +24,7 @@ for _ds in CASCADE_PLAN.lesion:
                 ids=shards(_ds)[_shard],
                 canvas=cascade_image_template(_ds, "preprocessed"),
                 breast=cascade_image_template(_ds, "breast_masks"),
-                out_dir=f"results/{_ds}/cascade/predictions",
+                out_dir=lambda w, output: os.path.dirname(os.path.dirname(output.table)),
                 margin=CASCADE["stage2"]["margin"],
                 code=code_digest("mammoflow.pipelines.cascade.run"),
             log:

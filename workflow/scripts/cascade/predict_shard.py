@@ -4,5 +4,5 @@ from mammoflow.pipelines.cascade import run
 
 setup_logging(snakemake)
 i, o, p = snakemake.input, snakemake.output, snakemake.params
-run.run_predict_shard(p.ids, p.canvas, p.breast, i.stage1, i.stage2, p.margin, p.out_dir, o.table, o.rejected,
+run.run_predict_shard(p.ids, i.images, p.canvas, p.breast, i.stage1, i.stage2, p.margin, p.out_dir, o.table, o.rejected,
                       snakemake.threads)

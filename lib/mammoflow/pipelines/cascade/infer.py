@@ -114,11 +114,18 @@ def _marker(paths: Mapping[str, str]) -> None:
 
 
 def predict_shard(items: Sequence[Sequence[str]], cascade: Cascade, out_dir: str | Path, table: str | Path,
-                  rejected: str | Path, stage: str = "cascade_predict") -> pd.DataFrame:
-    """items = (image_id, canvas, breast mask); writes the four files of each image, the rows and rejections."""
+                  rejected: str | Path, stage: str = "cascade_predict",
+                  usable: set[str] | None = None) -> pd.DataFrame:
+    """items = (image_id, canvas, breast mask); writes the four files of each image, the rows and rejections.
+    Images outside `usable` (not in the canonical table) get 1x1 markers and an 'upstream' row."""
     rows, rej = [], []
     for image_id, img_path, breast_path in items:
         paths = {s: str(Path(out_dir) / f"{image_id}_{s}.png") for s in SUFFIXES}
+        if usable is not None and image_id not in usable:
+            rows.append({"image_id": image_id, "status": "upstream",
+                         "note": "not in tables/images.csv (rejected upstream, see tables/rejected.csv)"})
+            _marker(paths)
+            continue
         try:
             image = png.read_unit(img_path)
             breast = png.read(breast_path) > 0

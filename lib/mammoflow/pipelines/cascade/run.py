@@ -15,13 +15,15 @@ from mammoflow.pipelines.cascade import density
 from mammoflow.pipelines.cascade.infer import Cascade, predict_shard
 
 
-def run_predict_shard(ids: Sequence[str], canvas: str, breast: str, stage1: str, stage2: str, margin: float,
-                      out_dir: str, table: str, rejected: str, threads: int = 1) -> None:
-    """Cascade inference of one shard: both models loaded once, every image of the shard."""
+def run_predict_shard(ids: Sequence[str], images_csv: str, canvas: str, breast: str, stage1: str, stage2: str,
+                      margin: float, out_dir: str, table: str, rejected: str, threads: int = 1) -> None:
+    """Cascade inference of one shard: both models loaded once, every image of the shard that is in the
+    canonical image table (the others were rejected upstream and get marker files and a row saying so)."""
     torch.set_num_threads(threads)
     cas = Cascade.load(stage1, stage2, margin)
+    usable = set(pd.read_csv(images_csv, dtype=str, keep_default_na=False)["image_id"])
     items = [(i, canvas.format(image_id=i), breast.format(image_id=i)) for i in ids]
-    predict_shard(items, cas, out_dir, table, rejected)
+    predict_shard(items, cas, out_dir, table, rejected, usable=usable)
 
 
 def run_density(tables: Sequence[str], images_csv: str, thresholds: Sequence[float], out_csv: str,
