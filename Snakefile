@@ -21,6 +21,9 @@ include: "workflow/rules/nus/warps.smk"
 include: "workflow/rules/nus/whole_image.smk"
 include: "workflow/rules/glam/prep.smk"
 include: "workflow/rules/glam/model.smk"
+include: "workflow/rules/transfer/data.smk"
+include: "workflow/rules/transfer/model.smk"
+include: "workflow/rules/transfer/evaluate.smk"
 include: "workflow/rules/report/overview.smk"
 
 
@@ -30,4 +33,5 @@ rule all:
         rules.foundation.input,
         rules.nus.input,
         rules.glam.input,
+        rules.transfer.input,
         rules.overview.input,

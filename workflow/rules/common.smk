@@ -383,3 +383,26 @@ def glam_figure_ids(ds):
 # The workflow graph depends on the config (which datasets and pipelines are enabled): rerun when it changes.
 REPORT_CONFIG_DIGEST = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 RULE_FILES = sorted(glob.glob(os.path.join(workflow.basedir, "workflow", "rules", "**", "*.smk"), recursive=True))
+
+
+# ---- transfer (seed 004: benign/malignant transfer learning)
+from mammoflow.pipelines.transfer import plan as mf_transfer
+
+validate(config["transfer"], schema="../schemas/transfer.schema.yaml")
+TRANSFER = config["transfer"]
+TRANSFER_PLAN = mf_transfer.TransferPlan(TRANSFER)
+
+
+wildcard_constraints:
+    backbone=r"efficientnet_b0|resnet50|densenet121",
+    model=r"efficientnet_b0|resnet50|densenet121|ensemble",
+
+
+def get_transfer_predictions(wildcards):
+    """Prediction CSVs one evaluation reads (every trained backbone's for the ensemble)."""
+    return TRANSFER_PLAN.predictions(wildcards.dataset, wildcards.model)
+
+
+def get_transfer_metrics(wildcards):
+    """metrics.json of every evaluated model of a dataset (the summary table's rows)."""
+    return TRANSFER_PLAN.metrics(wildcards.dataset)
