@@ -79,3 +79,14 @@ def test_figures(tmp_path):
     plot_pr(np.zeros(3), np.ones(3), tmp_path / "pr0.png", "no positive")
     plot_confusion(binary.confusion(Y, S, 0.5), tmp_path / "cm.png", "cm", ("benign", "malignant"))
     assert all((tmp_path / f).stat().st_size > 1000 for f in ("pr.png", "pr0.png", "cm.png"))
+
+
+def test_numpy_counts_equal_sklearn():
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        y, s = rng.integers(0, 2, 15), rng.uniform(size=15)
+        t = float(rng.uniform())
+        fast = {k: f(y, s) for k, f in binary.at_threshold(t).items()}
+        slow = binary.sklearn_at_threshold(y, s, t)
+        for k in binary.THRESHOLD_METRICS:
+            assert fast[k] == pytest.approx(slow[k], nan_ok=True), k

@@ -27,26 +27,45 @@ def pr_auc(y: np.ndarray, s: np.ndarray) -> float:
     return float(skm.average_precision_score(y, s)) if (np.asarray(y) == 1).any() else float("nan")
 
 
+def _counts(y: np.ndarray, s: np.ndarray, threshold: float) -> tuple[int, int, int, int]:
+    """tn, fp, fn, tp of score >= threshold (numpy; equal to scikit-learn's confusion_matrix, tested)."""
+    y, p = np.asarray(y).astype(int), np.asarray(s) >= threshold
+    tp = int((p & (y == 1)).sum())
+    fp = int((p & (y == 0)).sum())
+    return int((y == 0).sum()) - fp, fp, int((y == 1).sum()) - tp, tp
+
+
+def _div(a: float, b: float) -> float:
+    return float(a) / b if b else float("nan")
+
+
 def at_threshold(threshold: float) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
-    """metric name -> f(y, score) for the predictions score >= threshold (nan where a denominator is 0)."""
-    def conf(y: np.ndarray, s: np.ndarray) -> tuple[int, int, int, int]:
-        p = (np.asarray(s) >= threshold).astype(int)
-        tn, fp, fn, tp = skm.confusion_matrix(np.asarray(y).astype(int), p, labels=[0, 1]).ravel()
-        return int(tn), int(fp), int(fn), int(tp)
+    """metric name -> f(y, score) for the predictions score >= threshold (nan where a denominator is 0).
 
-    def div(a: float, b: float) -> float:
-        return float(a) / b if b else float("nan")
+    Counted with numpy so that thousands of bootstrap replicates stay fast; `sklearn_at_threshold` gives the
+    same values through scikit-learn (the point estimates of `report`)."""
+    def metric(fn: Callable[[int, int, int, int], float]) -> Callable[[np.ndarray, np.ndarray], float]:
+        return lambda y, s: fn(*_counts(y, s, threshold))
 
-    def f1(y: np.ndarray, s: np.ndarray) -> float:
-        tn, fp, fn, tp = conf(y, s)
-        return div(2 * tp, 2 * tp + fp + fn)
+    return {"accuracy": metric(lambda tn, fp, fn, tp: _div(tp + tn, tn + fp + fn + tp)),
+            "precision": metric(lambda tn, fp, fn, tp: _div(tp, tp + fp)),
+            "recall": metric(lambda tn, fp, fn, tp: _div(tp, tp + fn)),
+            "specificity": metric(lambda tn, fp, fn, tp: _div(tn, tn + fp)),
+            "f1": metric(lambda tn, fp, fn, tp: _div(2 * tp, 2 * tp + fp + fn))}
 
-    return {"accuracy": lambda y, s: float(skm.accuracy_score(y, (np.asarray(s) >= threshold).astype(int)))
-            if len(y) else float("nan"),
-            "precision": lambda y, s: (lambda c: div(c[3], c[3] + c[1]))(conf(y, s)),
-            "recall": lambda y, s: (lambda c: div(c[3], c[3] + c[2]))(conf(y, s)),
-            "specificity": lambda y, s: (lambda c: div(c[0], c[0] + c[1]))(conf(y, s)),
-            "f1": f1}
+
+def sklearn_at_threshold(y: Sequence, s: Sequence, threshold: float) -> dict[str, float]:
+    """The threshold metrics through scikit-learn (zero_division -> nan)."""
+    y, p = np.asarray(y).astype(int), (np.asarray(s) >= threshold).astype(int)
+    if not len(y):
+        return {k: float("nan") for k in THRESHOLD_METRICS}
+    nan = float("nan")
+    spec = skm.recall_score(1 - y, 1 - p, zero_division=nan) if (y == 0).any() else nan
+    return {"accuracy": float(skm.accuracy_score(y, p)),
+            "precision": float(skm.precision_score(y, p, zero_division=nan)),
+            "recall": float(skm.recall_score(y, p, zero_division=nan)) if (y == 1).any() else nan,
+            "specificity": float(spec),
+            "f1": float(skm.f1_score(y, p, zero_division=nan)) if (y == 1).any() or p.any() else nan}
 
 
 def confusion(y: Sequence, s: Sequence, threshold: float) -> dict[str, int]:
@@ -89,6 +108,9 @@ def report(y: Sequence, s: Sequence, threshold: float, groups: Sequence | None, 
     if missing:
         out["note"] = f"no {' and no '.join(missing)} example: metrics needing that class are undefined"
     fns = {**at_threshold(threshold), "roc_auc": roc_auc, "pr_auc": pr_auc}
+    point = sklearn_at_threshold(y, s, threshold)
     for name, fn in fns.items():
         out[name] = bootstrap_ci(y, s, fn, groups=groups, n=n_boot, seed=seed)
+        if name in point:
+            out[name]["value"] = point[name]
     return out

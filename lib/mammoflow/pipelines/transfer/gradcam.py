@@ -71,14 +71,6 @@ def overlay(img: np.ndarray, cam: np.ndarray, alpha: float) -> np.ndarray:
     return cv2.addWeighted(grey, 1 - alpha, heat, alpha, 0)
 
 
-def canvas_factor(samples: pd.DataFrame, cfg: TransferConfig, shape: tuple[int, int]) -> float:
-    """Scale of a canvas for whole-image inference: the training crops' (median side -> input_size), or the
-    whole canvas's long side -> input_size."""
-    if cfg.inputs == "roi" and len(samples):
-        return cfg.input_size / float(np.median(np.maximum(samples["x1"] - samples["x0"], samples["y1"] - samples["y0"])))
-    return cfg.input_size / float(max(shape))
-
-
 def whole_input(canvas: np.ndarray, factor: float, cfg: TransferConfig, path: str = "") -> tuple[np.ndarray, np.ndarray]:
     """A [0, 1] canvas scaled by factor, with CLAHE tiles of the training crops' size, and its breast (non-zero)
     pixels; ImageRejected if constant."""
@@ -195,9 +187,8 @@ def gradcam_job(splits_csv: str, checkpoint: str, backbone: str, cfg: TransferCo
     test = samples[samples["split"] == "test"]
     if cfg.gradcam_max_images:
         test = test[test["image_id"].isin(sorted(test["image_id"].unique())[:cfg.gradcam_max_images])]
-    model, _ = models.load(checkpoint, backbone)
-    shape = (int(test["y1"].max()), int(test["x1"].max())) if len(test) else (1, 1)
-    factor = canvas_factor(samples[samples["split"] == "train"], cfg, shape)
+    model, ck = models.load(checkpoint, backbone)
+    factor = float(ck["canvas_factor"])
     table, rej = run(test, model, backbone, cfg, factor, out_dir, pick_device(device))
     table.to_csv(outputs["pointing"], index=False)
     write_json(outputs["summary"], {"backbone": backbone, "factor": factor, **pointing_summary(table)})

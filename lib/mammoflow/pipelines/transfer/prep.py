@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pandas as pd
 import torch
 from skimage.exposure import equalize_adapthist
 from torchvision.transforms import v2
@@ -84,3 +85,12 @@ def augment_batch(x: torch.Tensor, tf: v2.Transform, gen: torch.Generator) -> to
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return torch.stack([tf(xi) for xi in x])
+
+
+def canvas_factor(train: pd.DataFrame, inputs: str, input_size: int, shape: tuple[int, int]) -> float:
+    """Scale of a canvas for whole-image inference: the training crops' (median side -> input_size) for roi
+    models, the canvas's long side -> input_size for whole-image models."""
+    if inputs == "roi" and len(train):
+        side = np.maximum(train["x1"] - train["x0"], train["y1"] - train["y0"])
+        return input_size / float(np.median(side))
+    return input_size / float(max(shape))

@@ -63,8 +63,10 @@ def fit_backbone(samples: pd.DataFrame, cfg: TransferConfig, backbone: str, out_
                                samples_per_epoch=cfg.samples_per_epoch, monitor="val_auc", mode="max",
                                tiebreak="val_loss", patience=cfg.patience, seed=seed,
                                eval_batch_size=cfg.eval_batch_size)
+    shape = (int(s["y1"].max()), int(s["x1"].max())) if len(s) else (1, 1)
     meta = {"backbone": backbone, "input_size": cfg.input_size, "clahe": cfg.clahe, "classes": list(data.CLASSES),
-            "image_settings": cfg.image_settings()}
+            "image_settings": cfg.image_settings(),
+            "canvas_factor": prep.canvas_factor(s[tr], cfg.inputs, cfg.input_size, shape)}
     fp = fingerprint(ecfg.as_dict(), meta, cfg.__dict__, seed, fp_extra, int(len(s)), float(x.sum()))
     model = models.build(backbone, cfg.pretrained)
     dev = pick_device(device)

@@ -1,0 +1,65 @@
+"""CLAHE on vs off, side by side: test ROC-AUC with patient-level 95 % CIs of one backbone (seed 004).
+
+Usage:
+  PYTHONPATH=lib python benchmarks/transfer_clahe.py --splits results/cbis_synth/transfer/splits.csv
+  PYTHONPATH=lib python benchmarks/transfer_clahe.py --fixture   # the tests' round-vs-spiculated canvases
+Writes benchmarks/out/transfer_clahe_<name>.csv (model, clahe, AUC, CI, intensity baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "transfer"))
+
+from mammoflow.core.config import schema_defaults  # noqa: E402
+from mammoflow.pipelines.transfer import baseline, evaluate, train  # noqa: E402
+from mammoflow.pipelines.transfer.config import TransferConfig  # noqa: E402
+from mammoflow.pipelines.transfer.data import build_samples  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--splits")
+    ap.add_argument("--fixture", action="store_true")
+    ap.add_argument("--backbone", default="efficientnet_b0")
+    ap.add_argument("--seed", type=int, default=1999)
+    a = ap.parse_args()
+    section = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["transfer"]
+    cfg0 = schema_defaults("transfer", **{k: v for k, v in section.items() if k != "datasets"})
+    work = Path(tempfile.mkdtemp(prefix="transfer_clahe_"))
+    if a.fixture:
+        from transfer_synth import write_tables
+
+        ic, fc = write_tables(work, n_patients=60, h=160, w=128, seed=7)
+        cfg0 = {**cfg0, "input_size": 48, "min_crop": 32}
+        samples, _ = build_samples(pd.read_csv(ic), pd.read_csv(fc), TransferConfig.from_config(cfg0), a.seed)
+        name = "fixture"
+    else:
+        samples = pd.read_csv(a.splits, keep_default_na=False)
+        name = Path(a.splits).parts[-3]
+    rows = []
+    for clahe in (True, False):
+        cfg = TransferConfig.from_config({**cfg0, "clahe": clahe})
+        _, pred, _ = train.fit_backbone(samples, cfg, a.backbone, work / f"clahe{int(clahe)}", a.seed)
+        for model, p in ((a.backbone, pred), ("intensity_baseline", baseline.baseline_predictions(samples, cfg))):
+            op = evaluate.evaluate(p, cfg.n_boot, cfg.sensitivity, a.seed)["operating_points"]["youden"]
+            auc = op["roc_auc"]
+            rows.append({"data": name, "model": model, "clahe": clahe, "roc_auc": round(auc["value"], 4),
+                         "lo": round(auc["lo"], 4), "hi": round(auc["hi"], 4), "n_test": op["n"]})
+            print(rows[-1], flush=True)
+    out = REPO / "benchmarks" / "out" / f"transfer_clahe_{name}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(out, index=False)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
