@@ -60,8 +60,9 @@ def test_all_backbones_ensemble_summary_and_gradcam(tiny, learned, tmp_path):
     small = tiny_config(input_size=32, stages=[{"name": "head", "train": "head", "epochs": 1, "lr": 1e-3},
                                                {"name": "all", "train": "all", "epochs": 1, "lr": 1e-3}])
     preds, metric_files = {LEARN: learned[1]}, []
+    sub = samples[samples["patient_id"].isin(sorted(samples["patient_id"].unique())[:30])]  # keep the test fast
     for bb in ("resnet50", "densenet121"):
-        model, preds[bb], _ = train.fit_backbone(samples, small, bb, tmp_path / bb, seed=1)
+        model, preds[bb], _ = train.fit_backbone(sub, small, bb, tmp_path / bb, seed=1)
         assert (tmp_path / bb / "best.pt").is_file() and (tmp_path / bb / "last.pt").is_file()
         assert any((tmp_path / bb / "tensorboard").iterdir())
         reloaded, ck = models.load(tmp_path / bb / "best.pt", bb)
@@ -77,7 +78,8 @@ def test_all_backbones_ensemble_summary_and_gradcam(tiny, learned, tmp_path):
         metric_files.append(out["metrics"])
         m = json.loads(open(out["metrics"]).read())
         op = m["operating_points"]["sensitivity_0.9"]
-        assert op["n"] == int((samples["split"] == "test").sum())
+        scored = preds[name] if name in preds else evaluate.ensemble(list(preds.values()))
+        assert op["n"] == int((scored["split"] == "test").sum()) > 0
         assert op["roc_auc"]["lo"] <= op["roc_auc"]["value"] <= op["roc_auc"]["hi"]
     bp = baseline.baseline_predictions(samples, cfg)
     from mammoflow.evaluation.metrics import write_json
