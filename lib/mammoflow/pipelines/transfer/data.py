@@ -15,10 +15,10 @@ from mammoflow.core.errors import ImageRejected
 from mammoflow.io import png
 from mammoflow.pipelines.transfer import prep
 from mammoflow.pipelines.transfer.config import TransferConfig
+from mammoflow.pipelines.transfer.plan import CLASSES
 from mammoflow.training.splits import grouped_three_way
 
 SPLITS = ("train", "val", "test")
-CLASSES = ("benign", "malignant")
 SPLIT_COLUMNS = ["sample_id", "image_id", "patient_id", "finding_id", "label", "class", "split", "png_path",
                  "x0", "y0", "x1", "y1", "bx0", "by0", "bx1", "by1", "lesion_mask_path"]
 
@@ -161,4 +161,5 @@ def export_imagefolder(samples: pd.DataFrame, cfg: TransferConfig, out_dir: str)
     """The template's ImageFolder layout: out_dir/{train,val,test}/{benign,malignant}/<sample_id>.png (8-bit)."""
     x, kept, _ = load_arrays(samples, cfg)
     for r, a in zip(samples[kept].itertuples(), x):
-        png.write(Path(out_dir) / r.split / CLASSES[int(r.label)] / f"{r.sample_id}.png", np.round(a * 255).astype(np.uint8))
+        dest = Path(out_dir) / r.split / CLASSES[int(r.label)] / f"{r.sample_id}.png"
+        png.write(dest, np.round(a * 255).astype(np.uint8))

@@ -11,7 +11,7 @@ import pandas as pd
 from mammoflow.evaluation import binary
 from mammoflow.evaluation.metrics import write_json
 from mammoflow.evaluation.plots import plot_confusion, plot_pr, plot_roc
-from mammoflow.pipelines.transfer.data import CLASSES
+from mammoflow.pipelines.transfer.plan import CLASSES
 
 SUMMARY_METRICS = ("roc_auc", "pr_auc", "accuracy", "precision", "recall", "specificity", "f1")
 

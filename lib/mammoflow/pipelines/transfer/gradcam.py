@@ -93,13 +93,20 @@ def centre_of_breast(breast: np.ndarray) -> tuple[int, int]:
     return int(round(xs.mean())), int(round(ys.mean()))
 
 
-def cam_image(cam: GradCAM, img: np.ndarray, breast: np.ndarray, device: torch.device) -> tuple[np.ndarray, float]:
-    """Grad-CAM map (restricted to the breast when there is one) and P(malignant) of one scaled input."""
-    x = prep.to_model(torch.from_numpy(np.ascontiguousarray(img))[None, None].to(device))
-    m, p = cam(x, 1)
-    m = m[0]
+def cam_image(cam: GradCAM, img: np.ndarray, breast: np.ndarray, device: torch.device,
+              pad: int = 0) -> tuple[np.ndarray, float]:
+    """Grad-CAM map (restricted to the breast when there is one) and P(malignant) of one scaled input.
+
+    The input is first zero-padded by `pad` pixels on every side, as training crops are where they leave the
+    canvas, so the network's own border padding does not put the map's peak in the image corners."""
+    x = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0.0) if pad else img
+    t = prep.to_model(torch.from_numpy(np.ascontiguousarray(x))[None, None].to(device))
+    m, p = cam(t, 1)
+    m = m[0][pad:pad + img.shape[0], pad:pad + img.shape[1]]
     if breast.any():
         m = np.where(breast, m, 0.0).astype(np.float32)
+    if m.max() > 0:
+        m = (m / m.max()).astype(np.float32)
     return m, float(p[0])
 
 
@@ -123,7 +130,7 @@ def run(samples: pd.DataFrame, model: nn.Module, backbone: str, cfg: TransferCon
             except ImageRejected as e:
                 rej.append(rejections.row(image_id, path, "transfer_gradcam", str(e)))
                 continue
-            m, p = cam_image(cam, img, breast, device)
+            m, p = cam_image(cam, img, breast, device, cfg.input_size // 2)
             np.save(out / f"{image_id}.npy", m.astype(np.float16))
             png.write(out / f"{image_id}.png", overlay(img, m, cfg.gradcam_alpha))
             label = int(g["label"].max())

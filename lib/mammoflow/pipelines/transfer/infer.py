@@ -45,7 +45,7 @@ def infer_images(paths: Sequence[str | Path], checkpoint: str | Path, cfg: Trans
             except ImageRejected as e:
                 rej.append(rejections.row(iid, p, "transfer_infer", str(e)))
                 continue
-            m, prob = gradcam.cam_image(cam, img, breast, dev)
+            m, prob = gradcam.cam_image(cam, img, breast, dev, cfg.input_size // 2)
             np.save(out / f"{iid}.npy", m.astype(np.float16))
             png.write(out / f"{iid}.png", gradcam.overlay(img, m, cfg.gradcam_alpha))
             py, px = np.unravel_index(int(np.argmax(m)), m.shape)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+CLASSES = ("benign", "malignant")  # label 0, label 1
 ENSEMBLE = "ensemble"
 BASELINE = "intensity_baseline"
 NOCLAHE = "noclahe"
