@@ -64,6 +64,11 @@ def eval_job(prediction_csvs: Sequence[str], name: str, n_boot: int, sensitivity
     figures(pred, m, name, outputs)
 
 
+def _num(v: object) -> float:
+    """A metric value rounded for the table; nan for an undefined one (null in metrics.json)."""
+    return round(float(v), 4) if v is not None and v == v else float("nan")
+
+
 def summary_rows(metrics: dict) -> list[dict[str, object]]:
     """One row per operating point: value and CI of every metric."""
     rows = []
@@ -71,8 +76,7 @@ def summary_rows(metrics: dict) -> list[dict[str, object]]:
         row: dict[str, object] = {"model": metrics["model"], "operating_point": op, "threshold": round(r["threshold"], 6),
                                   "n_test": r["n"], "note": r.get("note", "")}
         for k in SUMMARY_METRICS:
-            row[k] = round(r[k]["value"], 4) if r[k]["value"] == r[k]["value"] else np.nan
-            row[f"{k}_lo"], row[f"{k}_hi"] = (round(r[k][b], 4) if r[k][b] == r[k][b] else np.nan for b in ("lo", "hi"))
+            row[k], row[f"{k}_lo"], row[f"{k}_hi"] = (_num(r[k][b]) for b in ("value", "lo", "hi"))
         rows.append(row)
     return rows
 
