@@ -26,6 +26,9 @@ include: "workflow/rules/cascade/predict.smk"
 include: "workflow/rules/superres/pairs.smk"
 include: "workflow/rules/superres/models.smk"
 include: "workflow/rules/superres/gan.smk"
+include: "workflow/rules/transfer/data.smk"
+include: "workflow/rules/transfer/model.smk"
+include: "workflow/rules/transfer/evaluate.smk"
 include: "workflow/rules/report/overview.smk"
 
 
@@ -37,4 +40,5 @@ rule all:
         rules.glam.input,
         rules.cascade.input,
         rules.superres.input,
+        rules.transfer.input,
         rules.overview.input,

@@ -472,3 +472,26 @@ def get_superres_train_input(wildcards):
         out["srresnet"] = f"results/{ds}/superres/models/srresnet.pth"
         out["features"] = f"results/{ds}/superres/models/features.pth"
     return out
+
+
+# ---- transfer (seed 004: benign/malignant transfer learning)
+from mammoflow.pipelines.transfer import plan as mf_transfer
+
+validate(config["transfer"], schema="../schemas/transfer.schema.yaml")
+TRANSFER = config["transfer"]
+TRANSFER_PLAN = mf_transfer.TransferPlan(TRANSFER)
+
+
+wildcard_constraints:
+    backbone=r"efficientnet_b0|resnet50|densenet121",
+    model=r"efficientnet_b0|resnet50|densenet121|ensemble",
+
+
+def get_transfer_predictions(wildcards):
+    """Prediction CSVs one evaluation reads (every trained backbone's for the ensemble)."""
+    return TRANSFER_PLAN.predictions(wildcards.dataset, wildcards.model)
+
+
+def get_transfer_metrics(wildcards):
+    """metrics.json of every evaluated model of a dataset (the summary table's rows)."""
+    return TRANSFER_PLAN.metrics(wildcards.dataset)
