@@ -69,3 +69,13 @@ def test_strict_loading_of_a_released_checkpoint(tmp_path):
             released.load_released(tmp_path / f"bad{i}.ckpt", window=(768, 512))
     with pytest.raises(ConfigError, match="not found"):
         released.load_released(tmp_path / "missing.ckpt")
+
+
+def test_released_layout_is_the_schema_default():
+    """glam.train.released needs the default glam.model: the released layout must be exactly it."""
+    from mammoflow.core.config import schema_defaults
+    from mammoflow.pipelines.glam.config import model_config
+    window = schema_defaults("glam")["window"]
+    assert released.released_config(tuple(window)).to_dict() == model_config(schema_defaults("glam", "model"),
+                                                                             window).to_dict()
+    assert schema_defaults("glam", "train")["released"] == "none"

@@ -45,18 +45,53 @@ def test_dice():
     assert dice(a, b) == pytest.approx(2 * 8 / 32)
 
 
+def _shuffled(images, seed):
+    """The same images with their (benign, malignant) labels permuted across images (masks dropped)."""
+    import dataclasses
+    perm = np.random.default_rng(seed).permutation(len(images))
+    labels = [(im.benign, im.malignant) for im in images]
+    return [dataclasses.replace(im, benign=labels[p][0], malignant=labels[p][1], masks={})
+            for im, p in zip(images, perm)]
+
+
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory):
+    """GLAM trained on 24 exams (and, as the control, on the same exams with shuffled labels); 12 held-out exams."""
+    tmp = tmp_path_factory.mktemp("glam_learn")
+    train, test = make_images(24, seed=0), make_images(12, seed=1)
+    settings = train_settings(epochs=[8, 3, 2], batch_size=4, augment={"intensity_noise": 0.3})
+    model, hist = train_glam(train, test[:8], SMALL, settings, tmp / "state", seed=1, tb_dir=tmp / "tb")
+    control, _ = train_glam(_shuffled(train, 7), [], SMALL, settings, tmp / "control", seed=1)
+    return {"tmp": tmp, "hist": hist, "res": list(infer(model, test)), "control": list(infer(control, test))}
+
+
+def _malignant_auc(res):
+    return roc_auc([r.image.malignant for r in res], [r.scores[1] for r in res])
+
+
 @pytest.mark.slow
-def test_training_learns_on_held_out_exams(tmp_path):
-    train = make_images(24, seed=0)
-    test = make_images(12, seed=1)
-    model, hist = train_glam(train, test[:8], SMALL, train_settings(epochs=[8, 3, 2], batch_size=4),
-                             tmp_path / "state", seed=1, tb_dir=tmp_path / "tb")
+def test_training_learns_on_held_out_exams(learned):
+    tmp, hist = learned["tmp"], learned["hist"]
     assert [h["stage"] for h in hist] == ["global"] * 8 + ["local"] * 3 + ["joint"] * 2
-    assert (tmp_path / "state" / "stage1_global.pt").is_file() and (tmp_path / "state" / "stage3_joint.pt").is_file()
-    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").iterdir())
-    res = list(infer(model, test))
-    auc = roc_auc([r.image.malignant for r in res], [r.scores[1] for r in res])
+    assert (tmp / "state" / "stage1_global.pt").is_file() and (tmp / "state" / "stage3_joint.pt").is_file()
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp / "tb").iterdir())
+    auc, control = _malignant_auc(learned["res"]), _malignant_auc(learned["control"])
     assert auc >= 0.8, f"malignant AUC on held-out exams {auc:.3f} not above chance"
+    assert control <= 0.75 and auc - control >= 0.2, f"shuffled-label control AUC {control:.3f} vs {auc:.3f}"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known defect (docs/glam.md, Localisation): on these windows the global "
+                   "saliency peaks off the lesion (often outside the breast) although the AUC is high; strict, so "
+                   "the test fails as soon as localisation works and this marker must go")
+def test_saliency_points_at_malignant_lesions(learned):
+    rows = [row for r in learned["res"] for row in saliency_rows(r, 0.5) if row["lesion_class"] == "malignant"]
+    pointing = np.mean([r["pointing"] for r in rows])
+    baseline = np.mean([r["pointing_uniform"] for r in rows])
+    topk, topk_uniform = np.mean([r["dice_topk"] for r in rows]), np.mean([r["dice_topk_uniform"] for r in rows])
+    assert len(rows) >= 4
+    assert pointing >= max(0.3, 3 * baseline), f"pointing game {pointing:.3f} vs uniform {baseline:.3f}"
+    assert topk >= 2 * topk_uniform, f"top-k Dice {topk:.3f} vs uniform {topk_uniform:.3f}"
 
 
 def _state(model):
@@ -109,6 +144,11 @@ def test_saliency_rows_and_metrics(tmp_path):
     rows = saliency_rows(_result(win, {"malignant": m}, fused), threshold=0.5)
     assert len(rows) == 1 and rows[0]["dice"] == 1.0 and rows[0]["lesion_class"] == "malignant"
     assert rows[0]["dice_uniform"] == pytest.approx(2 * 64 / (64 + 640), abs=1e-6)
+    assert rows[0]["pointing"] == 1 and rows[0]["dice_topk"] == 1.0
+    assert rows[0]["pointing_uniform"] == pytest.approx(64 / 640) == rows[0]["dice_topk_uniform"]
+    off = np.zeros_like(fused); off[1, 20:28, 24:32] = 0.9                 # a peak outside the lesion
+    miss = saliency_rows(_result(win, {"malignant": m}, off), threshold=0.5)[0]
+    assert miss["pointing"] == 0 and miss["dice"] == 0 and miss["dice_topk"] == 0
     pred = tmp_path / "p.csv"
     pred.write_text("image_index,benign_pred,malignant_pred,benign_label,malignant_label\n"
                     "a,0.1,0.9,0,1\nb,0.2,0.1,0,0\nc,0.8,0.3,1,0\nd,0.5,0.6,0,1\n")

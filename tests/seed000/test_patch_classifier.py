@@ -179,26 +179,26 @@ def test_context_crops_hold_the_patch_and_the_dense_view_matches_the_heatmap_hea
     tr = pd.read_csv(patch_set["train"]).head(6)
     cen = PC.patch_centres(patch_set["tables"], tr["path"].tolist())
     ds = PC.ContextPatchDataset([patch_set["canvas"].format(image_id=i) for i in cen["image_id"]], cen["cy"],
-                                cen["cx"], tr["label"], 32, 32)
+                                cen["cx"], tr["label"], 64, 32)
     for k in range(len(tr)):
         x, y = ds[k]
-        assert x.shape == (1, 96, 96) and int(y) == int(tr["label"].iloc[k])
+        assert x.shape == (1, 128, 128) and int(y) == int(tr["label"].iloc[k])
         patch = PC.read_patch(tr["path"].iloc[k]).astype(np.float32) / 65535.0
-        assert np.array_equal(x[0, 32:64, 32:64].numpy(), patch)  # the patch file is the crop's centre
+        assert np.array_equal(x[0, 32:96, 32:96].numpy(), patch)  # the patch file is the crop's centre
     torch.manual_seed(0)
     model = PM.build_model("resnet18", "none").eval()
     xb = PM.normalise(torch.stack([ds[k][0] for k in range(len(tr))]), {"mean": 0.4, "std": 0.2})
     with torch.no_grad():
-        ctx = PM.centre_logits(model, xb, 32)
-        dense = heatmap.DenseHead(model, 32).eval()(xb)  # (N, 2, 3, 3) window map at stride 32
+        ctx = PM.centre_logits(model, xb, 64)
+        dense = heatmap.DenseHead(model, 64).eval()(xb)  # (N, 2, 3, 3) window map at stride 32
     assert torch.allclose(ctx, dense[:, :, 1, 1], atol=1e-5)  # the centre window as the dense heatmap sees it
     y = torch.tensor(tr["label"].to_numpy(copy=True))
     with torch.no_grad():
-        plain = torch.nn.functional.cross_entropy(model(xb[:, :, 32:64, 32:64]), y)
-        assert torch.allclose(PM.context_consistency_loss(model, xb[:, :, 32:64, 32:64], y, 32, 1.0), plain)
-        assert PM.context_consistency_loss(model, xb, y, 32, 1.0) > plain
+        plain = torch.nn.functional.cross_entropy(model(xb[:, :, 32:96, 32:96]), y)
+        assert torch.allclose(PM.context_consistency_loss(model, xb[:, :, 32:96, 32:96], y, 64, 1.0), plain)
+        assert PM.context_consistency_loss(model, xb, y, 64, 1.0) > plain
     with pytest.raises(ConfigError):
-        PM.centre_logits(model, xb[:, :, :80, :80], 32)
+        PM.centre_logits(model, xb[:, :, :80, :80], 64)
 
 
 def test_config_per_set_overrides():

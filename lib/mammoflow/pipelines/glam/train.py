@@ -202,12 +202,20 @@ def run_train(data_pkl: str, cropped_dir: str, out_model: str, out_stages: Seque
     log.info("training GLAM on %d images (%d validation, %d rejected); model %s", len(train_set), len(val_set),
              len(rejected), cfg.to_dict())
     dev = pick_device(device)
-    model_, history = train_glam(train_set, val_set, cfg, {**tcfg}, state_dir, seed, threads, tb_dir,
-                                 device=dev, code=code)
-    for si, path in enumerate(out_stages):
-        src = Path(state_dir) / f"stage{si + 1}_{STAGES[si]}.pt"
-        ck = load_checkpoint(src)
-        save_atomic(ck, path)
+    if str(tcfg["released"]) not in ("", "none"):   # the released weights instead of training (no history)
+        from mammoflow.pipelines.glam.released import load_released
+        model_, history = load_released(tcfg["released"], cfg.window), []
+        if model_.cfg.to_dict() != cfg.to_dict():
+            raise ConfigError(f"glam.train.released needs the paper's glam.model sizes; got {cfg.to_dict()}")
+        Path(tb_dir).mkdir(parents=True, exist_ok=True)
+        for path in out_stages:
+            save_atomic({"model": model_.state_dict(), "model_config": cfg.to_dict(), "released": tcfg["released"]},
+                        path)
+    else:
+        model_, history = train_glam(train_set, val_set, cfg, {**tcfg}, state_dir, seed, threads, tb_dir,
+                                     device=dev, code=code)
+        for si, path in enumerate(out_stages):
+            save_atomic(load_checkpoint(Path(state_dir) / f"stage{si + 1}_{STAGES[si]}.pt"), path)
     save_atomic({"model": {k: v.cpu() for k, v in model_.state_dict().items()}, "model_config": cfg.to_dict(),
                  "history": history}, out_model)
     cols = sorted({k for h in history for k in h}, key=lambda k: (k not in ("stage", "epoch"), k))
