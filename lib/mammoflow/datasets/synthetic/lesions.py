@@ -61,7 +61,7 @@ def add_mass(img: np.ndarray, rng: np.random.Generator, x: float, y: float, rad:
     v = -(xx - x) * np.sin(rot) + (yy - y) * np.cos(rot)
     d0 = np.sqrt(u * u + v * v) / rad
     sigma = _local_sigma(patch, d0)
-    k = rng.uniform(1.0, 1.6)
+    k = rng.uniform(1.3, 2.0)
     if margin == "circumscribed":
         d = d0 / _radius(rng, ang, 0.05, range(2, 4))
         p = np.clip((1.0 - d) / 0.07, 0, 1) * (0.85 + 0.15 * np.sqrt(np.clip(1 - d * d, 0, 1)))
@@ -97,7 +97,7 @@ def add_distortion(img: np.ndarray, rng: np.random.Generator, x: float, y: float
     sigma = _local_sigma(patch, d0)
     spic = _spicules(rng, d0.shape, x - xs.start, y - ys.start, 0.15 * rad, (1.6 * rad, 3.0 * rad),
                      int(rng.integers(14, 24)))
-    amp = rng.uniform(1.6, 2.4) * sigma
+    amp = rng.uniform(2.0, 3.0) * sigma
     img[ys, xs] = patch + np.float32(amp) * spic - np.float32(0.3 * amp) * (d0 < 0.5) * (1 - spic)
     mask = (cv2.dilate((spic > 0.25).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & (d0 <= 2.0)
     out = np.zeros(img.shape, bool)
