@@ -104,7 +104,8 @@ def test_changing_one_dicom_reruns_only_its_batch(built):
     allowed |= {f"results/tiny/{k}/{i}.png" for k in ("preprocessed", "breast_masks") for i in listing["image_id"]}
     allowed |= {f"results/tiny/tables/{n}.csv" for n in ("images", "findings", "rejected", "resized_images_manifest",
                                                           "training_resized_images", "test_resized_images")}
-    allowed |= {"results/tiny/qc/breast_mask_iou.csv", "results/tiny/qc/breast_mask_iou_summary.csv"}
+    allowed |= {"results/tiny/qc/breast_mask_iou.csv", "results/tiny/qc/breast_mask_iou_summary.csv",
+                "results/tiny/qc/difficulty.json"}  # the intensity baseline reads the canvases
     allowed |= {p for p in planned if p.startswith("results/report/")}  # the report summarises the tables
     assert f"results/tiny/preprocessed/{r['image_id']}.png" in planned
     assert planned <= allowed

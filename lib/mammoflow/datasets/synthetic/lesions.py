@@ -61,10 +61,11 @@ def add_mass(img: np.ndarray, rng: np.random.Generator, x: float, y: float, rad:
     v = -(xx - x) * np.sin(rot) + (yy - y) * np.cos(rot)
     d0 = np.sqrt(u * u + v * v) / rad
     sigma = _local_sigma(patch, d0)
-    k = rng.uniform(1.0, 1.6)
+    k = rng.uniform(1.3, 2.0)
     if margin == "circumscribed":
         d = d0 / _radius(rng, ang, 0.05, range(2, 4))
         p = np.clip((1.0 - d) / 0.07, 0, 1) * (0.85 + 0.15 * np.sqrt(np.clip(1 - d * d, 0, 1)))
+        p -= 0.35 * np.exp(-((d - 1.12) / 0.07) ** 2)  # the lucent fat halo of a benign circumscribed mass
         p = cv2.GaussianBlur(p.astype(np.float32), (0, 0), 0.8)
         mask = d <= 1.0
     elif margin == "ill_defined":
@@ -75,9 +76,9 @@ def add_mass(img: np.ndarray, rng: np.random.Generator, x: float, y: float, rad:
     else:  # spiculated: an irregular core and radiating spicules
         d = d0 / (0.8 * _radius(rng, ang, 0.18, range(3, 8)))
         core = np.clip((1.0 - d) / 0.2, 0, 1)
-        spic = _spicules(rng, d.shape, x - xs.start, y - ys.start, 0.6 * rad, (1.5 * rad, 2.8 * rad),
-                         int(rng.integers(10, 19)))
-        p = cv2.GaussianBlur(core.astype(np.float32), (0, 0), 0.8) + 0.7 * spic * (d > 0.8)
+        spic = _spicules(rng, d.shape, x - xs.start, y - ys.start, 0.6 * rad, (1.8 * rad, 3.0 * rad),
+                         int(rng.integers(12, 22)))
+        p = cv2.GaussianBlur(core.astype(np.float32), (0, 0), 0.8) + 1.0 * spic * (d > 0.8)
         mask = (d <= 1.0) | ((cv2.dilate((spic > 0.25).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
                              & (d0 <= 2.0))
     inside = p[d0 <= 1.0]
@@ -96,7 +97,7 @@ def add_distortion(img: np.ndarray, rng: np.random.Generator, x: float, y: float
     sigma = _local_sigma(patch, d0)
     spic = _spicules(rng, d0.shape, x - xs.start, y - ys.start, 0.15 * rad, (1.6 * rad, 3.0 * rad),
                      int(rng.integers(14, 24)))
-    amp = rng.uniform(1.6, 2.4) * sigma
+    amp = rng.uniform(2.0, 3.0) * sigma
     img[ys, xs] = patch + np.float32(amp) * spic - np.float32(0.3 * amp) * (d0 < 0.5) * (1 - spic)
     mask = (cv2.dilate((spic > 0.25).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & (d0 <= 2.0)
     out = np.zeros(img.shape, bool)
@@ -108,10 +109,10 @@ def calc_cluster(rng: np.random.Generator, x: float, y: float, rad: float, px_mm
                  malignant: bool) -> list[Speck]:
     """Speck positions and diameters of a cluster: many small ones partly in lines (pleomorphic) or few round."""
     if malignant:
-        n = int(rng.integers(10, 23))
+        n = int(rng.integers(14, 30))
         diam = rng.uniform(0.2, 0.4, n)
         pos = rng.normal(0, 0.3 * rad, (n, 2))
-        n_line = n // 2
+        n_line = (3 * n) // 5
         for seg in np.array_split(np.arange(n_line), int(rng.integers(1, 4))):
             if not len(seg):
                 continue
@@ -120,9 +121,9 @@ def calc_cluster(rng: np.random.Generator, x: float, y: float, rad: float, px_mm
             t = np.arange(len(seg)) * step
             pos[seg] = start + np.stack([t * np.cos(a), t * np.sin(a)], 1) + rng.normal(0, 0.4, (len(seg), 2))
     else:
-        n = int(rng.integers(4, 10))
-        diam = np.clip(rng.uniform(0.38, 0.5) + rng.normal(0, 0.02, n), 0.3, 0.5)
-        pos = rng.normal(0, 0.55 * rad, (n, 2))
+        n = int(rng.integers(3, 8))
+        diam = np.clip(rng.uniform(0.42, 0.5) + rng.normal(0, 0.02, n), 0.35, 0.5)
+        pos = rng.normal(0, 0.7 * rad, (n, 2))
     return [(float(x + px), float(y + py), float(dm)) for (px, py), dm in zip(pos, diam)]
 
 
