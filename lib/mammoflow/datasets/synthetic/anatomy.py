@@ -14,7 +14,7 @@ import numpy as np
 
 from mammoflow.datasets.synthetic.lesions import (add_distortion, add_mass, add_specks, calc_cluster,
                                                   cluster_region, mimic_calcs, vessels)
-from mammoflow.datasets.synthetic.phantom import Lesion, Rendered
+from mammoflow.datasets.synthetic.phantom import Lesion, Rendered, breast_outline
 
 HEIGHT_MM = 240.0  # physical height of every rendered image (pixel spacing = HEIGHT_MM / rows)
 GLAND_FRACTION = {1: (0.06, 0.18), 2: (0.18, 0.38), 3: (0.40, 0.62), 4: (0.62, 0.85)}  # BI-RADS A-D
@@ -32,21 +32,6 @@ def _field(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np
         n = cv2.resize(n, (w, h), interpolation=cv2.INTER_LINEAR)
     n -= n.mean()
     return n / (n.std() + 1e-8)
-
-
-def _outline(h: int, w: int, view: str, rng: np.random.Generator, srng: np.random.Generator):
-    """Breast outline of one view: normalised radius r (1 at the skin), breast mask, centre and semi-axes."""
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    mlo = view == "MLO"
-    cy = h * (0.56 if mlo else 0.5) + h * srng.uniform(-0.03, 0.03)
-    ay = h * (srng.uniform(0.40, 0.46) if mlo else srng.uniform(0.33, 0.42))
-    ax = w * srng.uniform(0.58, 0.80)
-    theta = np.arctan2((yy - cy) / ay, xx / ax)
-    wob = np.zeros_like(theta)
-    for k in (2, 3, 5):
-        wob += rng.uniform(-0.015, 0.015) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
-    r = np.sqrt(((yy - cy) / ay) ** 2 + (xx / ax) ** 2) / (1.0 + wob)
-    return yy, xx, r, r <= 1.0, cy, ay, ax
 
 
 def _parenchyma(rng: np.random.Generator, r: np.ndarray, breast: np.ndarray, xx: np.ndarray, ax: float,
@@ -98,7 +83,7 @@ def render_anatomy(h: int, w: int, laterality: str, view: str, lesions: list[Les
     rng = np.random.default_rng(seed)
     srng = np.random.default_rng(shape_seed)
     density = int(density) if density in (1, 2, 3, 4) else int(rng.integers(1, 5))
-    yy, xx, r, breast, cy, ay, ax = _outline(h, w, view, rng, srng)
+    yy, xx, r, breast, cy, ay, ax = breast_outline(h, w, view, rng, srng)
     img, gland = _parenchyma(rng, r, breast, xx, ax, density)
     px_mm = HEIGHT_MM / h
     inner = np.argwhere(breast & (r < 0.8) & (xx > 0.08 * ax))

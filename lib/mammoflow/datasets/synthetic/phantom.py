@@ -44,23 +44,28 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float
     return n / (n.std() + 1e-8)
 
 
-def render_view(h: int, w: int, laterality: str, view: str, lesions: list[Lesion], seed: int,
-                shape_seed: int) -> Rendered:
-    """Render one view; the chest wall is on the left for L and on the right for R (VinDr convention)."""
-    rng = np.random.default_rng(seed)
-    srng = np.random.default_rng(shape_seed)  # breast shape is shared by the views of one breast
+def breast_outline(h: int, w: int, view: str, rng: np.random.Generator, srng: np.random.Generator):
+    """Breast outline of one view: normalised radius r (1 at the skin), breast mask, centre and semi-axes."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     mlo = view == "MLO"
     cy = h * (0.56 if mlo else 0.5) + h * srng.uniform(-0.03, 0.03)
     ay = h * (srng.uniform(0.40, 0.46) if mlo else srng.uniform(0.33, 0.42))
     ax = w * srng.uniform(0.58, 0.80)
-    # wobble of the outline (low-frequency, per view)
     theta = np.arctan2((yy - cy) / ay, xx / ax)
     wob = np.zeros_like(theta)
     for k in (2, 3, 5):
         wob += rng.uniform(-0.015, 0.015) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
     r = np.sqrt(((yy - cy) / ay) ** 2 + (xx / ax) ** 2) / (1.0 + wob)
-    breast = r <= 1.0
+    return yy, xx, r, r <= 1.0, cy, ay, ax
+
+
+def render_view(h: int, w: int, laterality: str, view: str, lesions: list[Lesion], seed: int,
+                shape_seed: int) -> Rendered:
+    """Render one view; the chest wall is on the left for L and on the right for R (VinDr convention)."""
+    rng = np.random.default_rng(seed)
+    srng = np.random.default_rng(shape_seed)  # breast shape is shared by the views of one breast
+    yy, xx, r, breast, cy, ay, ax = breast_outline(h, w, view, rng, srng)
+    mlo = view == "MLO"
     # tissue: fatty base, denser glandular texture near the chest wall, skin-line fall-off
     tex = 0.6 * _smooth_noise(rng, (h, w), sigma=h / 60) + 0.4 * _smooth_noise(rng, (h, w), sigma=h / 200)
     gland = np.clip(1.0 - r, 0, 1) ** 0.7
