@@ -18,6 +18,7 @@ from mammoflow.pipelines.cascade.augment import Augment, augment
 from mammoflow.pipelines.cascade.losses import l1_penalty, lesion_loss, tissue_loss
 from mammoflow.pipelines.cascade.model import build_model
 from mammoflow.training import engine
+from mammoflow.training.checkpoints import load_checkpoint
 from mammoflow.training.device import seed_all
 
 log = logging.getLogger("mammoflow.pipelines.cascade")
@@ -152,6 +153,6 @@ def fit_stage(kind: str, train: TensorDataset, val: TensorDataset | None, cfg: S
     spec = engine.FitSpec(model=model, task=task, train_data=train, val_data=val, config=ecfg, out_dir=out_dir,
                           meta=meta, fingerprint=fp, device=device or torch.device("cpu"), tensorboard_dir=tb_dir)
     result = engine.fit(spec)
-    best = torch.load(Path(out_dir) / "best.pt", map_location="cpu", weights_only=True)
+    best = load_checkpoint(Path(out_dir) / "best.pt")
     model.load_state_dict(best["model"], strict=True)
     return model.cpu().eval(), result
