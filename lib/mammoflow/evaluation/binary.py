@@ -8,6 +8,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from mammoflow.evaluation.bootstrap import bootstrap_ci
+from mammoflow.evaluation.metrics import roc_auc
 
 THRESHOLD_METRICS = ("accuracy", "precision", "recall", "specificity", "f1")
 RANKING_METRICS = ("roc_auc", "pr_auc")
@@ -15,11 +16,6 @@ RANKING_METRICS = ("roc_auc", "pr_auc")
 
 def _both(y: np.ndarray) -> bool:
     return len(np.unique(y)) == 2
-
-
-def roc_auc(y: np.ndarray, s: np.ndarray) -> float:
-    """ROC-AUC (scikit-learn); nan when one class is absent."""
-    return float(skm.roc_auc_score(y, s)) if _both(y) else float("nan")
 
 
 def pr_auc(y: np.ndarray, s: np.ndarray) -> float:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn import metrics as skm
 
 
 def write_json(path: str | Path, obj: Any) -> None:
@@ -26,34 +27,18 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def roc_auc(y_true, y_score) -> float:
-    """Area under the ROC curve (Mann-Whitney, ties counted half); nan if one class is absent."""
+    """Area under the ROC curve (scikit-learn; ties count half); nan if one class is absent."""
     y = np.asarray(y_true).astype(int).ravel()
-    s = np.asarray(y_score, dtype=float).ravel()
-    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
-    if n_pos == 0 or n_neg == 0:
+    if len(np.unique(y)) < 2:
         return float("nan")
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s), dtype=float)
-    sorted_s = s[order]
-    i = 0
-    while i < len(s):
-        j = i
-        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+    return float(skm.roc_auc_score(y, np.asarray(y_score, dtype=float).ravel()))
 
 
 def roc_curve(y_true, y_score) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """False-positive rates, true-positive rates and thresholds (descending)."""
+    """False-positive rates, true-positive rates and thresholds (descending, first +inf), scikit-learn's."""
     y = np.asarray(y_true).astype(int).ravel()
-    s = np.asarray(y_score, dtype=float).ravel()
-    thr = np.unique(s)[::-1]
-    P, N = max(int((y == 1).sum()), 1), max(int((y == 0).sum()), 1)
-    tpr = [0.0] + [float(((s >= t) & (y == 1)).sum()) / P for t in thr]
-    fpr = [0.0] + [float(((s >= t) & (y == 0)).sum()) / N for t in thr]
-    return np.array(fpr), np.array(tpr), np.concatenate([[np.inf], thr])
+    fpr, tpr, thr = skm.roc_curve(y, np.asarray(y_score, dtype=float).ravel(), drop_intermediate=False)
+    return fpr, tpr, thr
 
 
 def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict[str, float]:
