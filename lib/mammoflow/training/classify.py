@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import update_bn
 from torch.utils.data import DataLoader, Dataset
 
 from mammoflow.evaluation.metrics import roc_auc
@@ -35,14 +36,31 @@ def scores(model: nn.Module, data: Dataset, prepare: Prepare, device: torch.devi
     return s, lab, loss_sum / max(len(lab), 1)
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, data: Dataset, prepare: Prepare, device: torch.device,
+                          batch_size: int = 128) -> None:
+    """Replace BatchNorm running statistics by the average of their batch statistics over (prepared) training inputs."""
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return
+    batches = (prepare(x.to(device)) for x, _ in DataLoader(data, batch_size=batch_size, shuffle=False))
+    update_bn(batches, model, device)
+
+
 class SoftmaxClassification(Task):
     """Cross-entropy of model(prepare_train(x)) against integer labels; stage scopes from `scopes`."""
 
     def __init__(self, scopes: Callable[[nn.Module, str], list[nn.Parameter]], prepare_train: PrepareTrain,
                  prepare_eval: Prepare, eval_batch_size: int = 128, num_workers: int = 0,
-                 class_weight: torch.Tensor | None = None):
+                 class_weight: torch.Tensor | None = None, recalibrate_bn: bool = False):
         self.scopes, self.prepare_train, self.prepare_eval = scopes, prepare_train, prepare_eval
         self.eval_batch_size, self.num_workers, self.class_weight = eval_batch_size, num_workers, class_weight
+        self.recalibrate_bn = recalibrate_bn
+
+    def end_of_epoch(self, model: nn.Module, train_data: Dataset, device: torch.device) -> None:
+        """With recalibrate_bn: BatchNorm statistics recomputed on the un-augmented training inputs, so that
+        eval mode sees the statistics of the final weights (a short run's moving averages lag far behind)."""
+        if self.recalibrate_bn:
+            recalibrate_batchnorm(model, train_data, self.prepare_eval, device, self.eval_batch_size)
 
     def parameters(self, model: nn.Module, scope: str) -> list[nn.Parameter]:
         """The parameters of the stage's scope."""

@@ -129,6 +129,9 @@ class Task:
         """Metrics of the validation data (keys like val_loss, val_auc); default: none."""
         return {}
 
+    def end_of_epoch(self, model: nn.Module, train_data: Dataset, device: torch.device) -> None:
+        """Work on the model after an epoch's steps, before validation and checkpoints (default: none)."""
+
 
 @dataclass
 class FitSpec:
@@ -356,6 +359,7 @@ def _train_epoch(spec: FitSpec, run: _Run, stage: Stage, loader: DataLoader,
     rec: dict[str, Any] = {"epoch": run.global_epoch, "stage": stage.name, "epoch_in_stage": run.epoch_in_stage,
                            "lr": float(next(iter(opts.values())).param_groups[0]["lr"])}
     rec.update({f"train_{k}": v / max(n_seen, 1) for k, v in sums.items()})
+    task.end_of_epoch(model, spec.train_data, spec.device)
     if spec.val_data is not None and len(spec.val_data):
         rec.update(task.validate(model, spec.val_data, spec.device))
     elif "train_loss" in rec:

@@ -35,6 +35,7 @@ class TransferConfig:
     samples_per_epoch: int
     balance: str
     patience: int
+    recalibrate_bn: bool
     n_boot: int
     sensitivity: float
     gradcam_max_images: int

@@ -32,7 +32,8 @@ def _task(cfg: TransferConfig, backbone: str, y_train: np.ndarray) -> SoftmaxCla
         cw = torch.tensor(np.where(counts > 0, counts.sum() / (2 * np.maximum(counts, 1)), 0.0), dtype=torch.float)
     return SoftmaxClassification(lambda m, s: models.scope(m, backbone, s),
                                  lambda x, g: prep.to_model(prep.augment_batch(x, tf, g)), prep.to_model,
-                                 eval_batch_size=cfg.eval_batch_size, class_weight=cw)
+                                 eval_batch_size=cfg.eval_batch_size, class_weight=cw,
+                                 recalibrate_bn=cfg.recalibrate_bn)
 
 
 @torch.no_grad()
