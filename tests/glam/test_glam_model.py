@@ -156,3 +156,23 @@ def test_pretrained_options(tmp_path, monkeypatch):
     for k, v in src.global_module.state_dict().items():
         assert torch.equal(dst.global_module.state_dict()[k], v)
     assert not torch.equal(dst.local_module.backbone.conv1.weight, src.local_module.backbone.conv1.weight)
+
+
+@pytest.mark.parametrize("pixel", [(40, 24), (200, 130), (128, 20)])
+def test_global_map_frame_is_the_window_frame(pixel):
+    """A change at window pixel (y, x) moves the stage-3 saliency most at cell (y, x) / stride: no transposition,
+    flip or offset between the window and the cam grid (the frame patch selection and fusion rely on)."""
+    torch.manual_seed(0)
+    model = GLAM(SMALL).eval()
+    x = torch.zeros(1, 1, *SMALL.window)
+    y0, x0 = pixel
+    bumped = x.clone()
+    bumped[0, 0, y0 - 2:y0 + 3, x0 - 2:x0 + 3] = 5.0
+    with torch.no_grad():
+        feats = [model.global_module.backbone(t)[0] for t in (x, bumped)]
+    change = (feats[1] - feats[0]).abs().sum(1)[0]
+    h, w = SMALL.cam_size
+    assert tuple(change.shape) == (h, w)
+    cy, cx = divmod(int(change.argmax()), w)
+    sy, sx = SMALL.window[0] / h, SMALL.window[1] / w
+    assert abs(cy - y0 / sy) <= 1.5 and abs(cx - x0 / sx) <= 1.5, (cy, cx, y0 / sy, x0 / sx)

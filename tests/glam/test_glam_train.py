@@ -183,7 +183,7 @@ def test_load_exam_images_from_the_preparation(tmp_path):
     from mammoflow.pipelines.glam.plan import dataset_splits, figure_ids
     from mammoflow.datasets.nyu import load_exam_list
     spec = schema_defaults("synthetic/nyu", seed=3, n_studies=3, height=320, width=200, lesion_fraction=1.0,
-                           test_fraction=0.34)
+                           test_fraction=0.34, difficulty="easy")
     root, out = tmp_path / "data", tmp_path / "out"
     synthetic_nyu.generate(root, spec)
     glam_crop.run(str(root / "exam_list_before_cropping.pkl"), str(root / "images"), str(out / "crop"),

@@ -18,7 +18,7 @@ from mammoflow.io.png import read as read_png
 from mammoflow.core.safe_pickle import UnsafePickle
 
 SPEC = schema_defaults("synthetic/nyu", **{"seed": 5, "n_studies": 6, "height": 400, "width": 256, "lesion_fraction": 0.9, "flip_fraction": 0.6,
-        "inject_bad": True})
+        "inject_bad": True, "difficulty": "easy"})
 CROP = schema_defaults("glam", "crop", iterations=40, buffer_size=20)
 WINDOW = (368, 240)
 
@@ -132,3 +132,28 @@ def test_preparation_chain_on_synthetic_data(dataset, tmp_path):
                     hits += 1
                     assert win[mwin > 0].mean() > win[(win > win.min())].mean() + 0.3
     assert hits >= 4
+
+
+def test_hard_renderer_is_the_default_and_keeps_the_layout(tmp_path):
+    """difficulty: hard (default) draws with the shared anatomy renderer into the same files as easy; masks lie in
+    the breast; an unknown difficulty is a ConfigError."""
+    spec = schema_defaults("synthetic/nyu", seed=4, n_studies=3, height=320, width=200, lesion_fraction=1.0)
+    assert spec["difficulty"] == "hard"
+    cfg = sn.NYUSynthConfig.from_config(spec)
+    hard, easy = tmp_path / "hard", tmp_path / "easy"
+    sn.generate(hard, spec)
+    sn.generate(easy, {**spec, "difficulty": "easy"})
+    expected = sn.expected_outputs(cfg, hard)
+    files = sorted(str(p.relative_to(hard)) for p in hard.rglob("*") if p.is_file())
+    assert files == sorted(str(p.relative_to(easy)) for p in easy.rglob("*") if p.is_file())
+    assert all(Path(f).is_file() for k in ("images", "masks") for f in expected[k])
+    differ = 0
+    for m in expected["masks"]:
+        mask = read_png(m) > 0
+        image_id = Path(m).stem.rsplit("_", 1)[0]
+        img = read_png(hard / "images" / f"{image_id}.png")
+        assert mask.any() and np.all(img[mask] > 0), m
+        differ += int(not np.array_equal(img, read_png(easy / "images" / f"{image_id}.png")))
+    assert differ == len(expected["masks"])
+    with pytest.raises(Exception, match="difficulty"):
+        sn.render_view(sn.plan(cfg)[0], "L-CC", sn.NYUSynthConfig.from_config({**spec, "difficulty": "odd"}))

@@ -18,7 +18,7 @@ CONFIG = {
     "seed": 1999,
     "datasets": {"nyu_tiny": {"format": "nyu", "root": "data/nyu_tiny",
                               "synthetic": {"seed": 3, "n_studies": 3, "height": 400, "width": 256,
-                                            "inject_bad": True}}},
+                                            "inject_bad": True, "difficulty": "easy"}}},
     "preprocess": {"height": 192, "width": 160, "shard_size": 8},
     "seed000": {"datasets": []},
     "glam": {"datasets": [], "window": [368, 240], "crop": {"iterations": 40, "buffer_size": 20}},

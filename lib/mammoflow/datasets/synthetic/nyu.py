@@ -47,6 +47,7 @@ class NYUSynthConfig:
     test_fraction: float  # exams in the test split (stratified by label)
     flip_fraction: float  # exams stored mirrored (horizontal_flip YES)
     inject_bad: bool  # append exams with broken inputs (see bad_inputs)
+    difficulty: str = "hard"  # hard: the shared anatomy renderer; easy: the simple stand-in (fast unit tests)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -214,6 +215,11 @@ def render_view(p: ExamPlan, view: str, cfg: NYUSynthConfig) -> tuple[np.ndarray
     elif p.bad == "small_images" and view == "R-CC":
         H, W = int(cfg.height * 0.62), int(cfg.width * 0.6)  # smaller than the window, still croppable
     side, v = view.split("-")
+    if cfg.difficulty == "hard":
+        img, masks, breast = _render_hard(p, view, cfg, rng, H, W)
+        return _finish(p, view, img, masks, breast, rng, H, W)
+    if cfg.difficulty != "easy":
+        raise ConfigError(f"synthetic NYU dataset: difficulty must be hard or easy, not {cfg.difficulty!r}")
     breast, r, pect = _breast(rng, H, W, v)
     base = rng.uniform(1100, 1700)
     img = np.float32(base) * (0.6 + 0.4 * np.sqrt(1 - r ** 2))
@@ -230,6 +236,37 @@ def render_view(p: ExamPlan, view: str, cfg: NYUSynthConfig) -> tuple[np.ndarray
         img += add
         masks[kind] = mask & breast
     img = np.where(breast, np.clip(np.rint(img), 1, 4095), 0).astype(np.uint16)
+    return _finish(p, view, img, masks, breast, rng, H, W)
+
+
+def _render_hard(p: ExamPlan, view: str, cfg: NYUSynthConfig, rng: np.random.Generator, H: int, W: int
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """The shared hard renderer (anatomy + lesions), chest wall on the left; a breast's lesion is the same in
+    both views (planned from the exam and side): a mass (malignant: + a calcification cluster when planned)."""
+    from mammoflow.datasets.synthetic.anatomy import render_anatomy
+    from mammoflow.datasets.synthetic.phantom import Lesion
+    side, v = view.split("-")
+    lesions = []
+    kind = p.lesions.get(side)
+    if kind is not None:
+        lrng = rng_for(f"{p.index}_{side}", "nyu_synth_lesion", cfg.seed)
+        size = cfg.lesion_size * float(lrng.uniform(0.8, 1.25))
+        depth, offset = float(lrng.uniform(0.3, 0.65)), float(lrng.uniform(-0.5, 0.5))
+        malignant = kind == "malignant"
+        lesions.append(Lesion("mass", depth, offset, size, int(lrng.integers(0, 2**31)), malignant=malignant))
+        if malignant and p.calc:
+            lesions.append(Lesion("calc", depth, offset, size * 0.8, int(lrng.integers(0, 2**31)), malignant=True))
+    shape_seed = int(rng_for(f"{p.index}_{side}", "nyu_synth_shape", cfg.seed).integers(0, 2**31))
+    r = render_anatomy(H, W, "L", v, lesions, int(rng.integers(0, 2**31)), shape_seed, 0)
+    img = np.where(r.breast, np.clip(np.rint(r.image * 4095), 1, 4095), 0).astype(np.uint16)
+    masks = {kind: r.lesion & r.breast} if kind is not None else {}   # written even if empty (planned output)
+    return img, masks, r.breast
+
+
+def _finish(p: ExamPlan, view: str, img: np.ndarray, masks: dict[str, np.ndarray], breast: np.ndarray,
+            rng: np.random.Generator, H: int, W: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Burned-in marker, injected defects and the stored orientation (right breasts mirrored)."""
+    side = view.split("-")[0]
     if rng.random() < 0.5:  # a small burned-in marker in a far corner (removed by the crop's erosion)
         y0 = 8 if rng.random() < 0.5 else H - 30
         x0 = W - 40
