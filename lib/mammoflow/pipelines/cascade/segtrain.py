@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -138,7 +138,8 @@ def to_tensors(images: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> Ten
 
 def fit_stage(kind: str, train: TensorDataset, val: TensorDataset | None, cfg: StageConfig, model_name: str,
               pretrained: str, out_dir: str | Path, seed: int, tb_dir: str | Path | None = None,
-              device: torch.device | None = None, threads: int = 1, code: str = "") -> tuple[nn.Module, engine.FitResult]:
+              device: torch.device | None = None, threads: int = 1, code: str = "",
+              on_epoch_end: Callable[[dict[str, Any]], None] | None = None) -> tuple[nn.Module, engine.FitResult]:
     """Train one stage through the engine; out_dir gets best.pt and the resumable last.pt."""
     seed_all(seed, threads)
     classes = len(TISSUE_CLASSES) if kind == "tissue" else 1
@@ -151,7 +152,8 @@ def fit_stage(kind: str, train: TensorDataset, val: TensorDataset | None, cfg: S
                       "code": code, "pretrained": pretrained})
     task = SegTask(kind, Augment.from_config(cfg.augment), cfg.l1_lambda, cfg.batch_size)
     spec = engine.FitSpec(model=model, task=task, train_data=train, val_data=val, config=ecfg, out_dir=out_dir,
-                          meta=meta, fingerprint=fp, device=device or torch.device("cpu"), tensorboard_dir=tb_dir)
+                          meta=meta, fingerprint=fp, device=device or torch.device("cpu"), tensorboard_dir=tb_dir,
+                          on_epoch_end=on_epoch_end)
     result = engine.fit(spec)
     best = load_checkpoint(Path(out_dir) / "best.pt")
     model.load_state_dict(best["model"], strict=True)
