@@ -64,21 +64,21 @@ def add_mass(img: np.ndarray, rng: np.random.Generator, x: float, y: float, rad:
     k = rng.uniform(1.3, 2.0)
     if margin == "circumscribed":
         d = d0 / _radius(rng, ang, 0.05, range(2, 4))
-        p = np.clip((1.0 - d) / 0.07, 0, 1) * (0.85 + 0.15 * np.sqrt(np.clip(1 - d * d, 0, 1)))
-        p -= 0.35 * np.exp(-((d - 1.12) / 0.07) ** 2)  # the lucent fat halo of a benign circumscribed mass
+        p = np.clip((1.0 - d) / 0.04, 0, 1) * (0.85 + 0.15 * np.sqrt(np.clip(1 - d * d, 0, 1)))
+        p -= 0.5 * np.exp(-((d - 1.1) / 0.07) ** 2)  # the lucent fat halo of a benign circumscribed mass
         p = cv2.GaussianBlur(p.astype(np.float32), (0, 0), 0.8)
         mask = d <= 1.0
     elif margin == "ill_defined":
-        d = d0 / _radius(rng, ang, 0.22, range(3, 8))
+        d = d0 / _radius(rng, ang, 0.35, range(3, 10))
         p = np.clip((1.15 - d) / 0.6, 0, 1) ** 0.9
-        p = cv2.GaussianBlur(p.astype(np.float32), (0, 0), max(1.0, 0.18 * rad))
+        p = cv2.GaussianBlur(p.astype(np.float32), (0, 0), max(1.0, 0.10 * rad))
         mask = d <= 1.0
     else:  # spiculated: an irregular core and radiating spicules
         d = d0 / (0.8 * _radius(rng, ang, 0.18, range(3, 8)))
         core = np.clip((1.0 - d) / 0.2, 0, 1)
-        spic = _spicules(rng, d.shape, x - xs.start, y - ys.start, 0.6 * rad, (1.8 * rad, 3.0 * rad),
-                         int(rng.integers(12, 22)))
-        p = cv2.GaussianBlur(core.astype(np.float32), (0, 0), 0.8) + 1.0 * spic * (d > 0.8)
+        spic = _spicules(rng, d.shape, x - xs.start, y - ys.start, 0.6 * rad, (2.0 * rad, 3.4 * rad),
+                         int(rng.integers(20, 32)))
+        p = cv2.GaussianBlur(core.astype(np.float32), (0, 0), 0.8) + 1.5 * spic * (d > 0.8)
         mask = (d <= 1.0) | ((cv2.dilate((spic > 0.25).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
                              & (d0 <= 2.0))
     inside = p[d0 <= 1.0]
@@ -109,10 +109,10 @@ def calc_cluster(rng: np.random.Generator, x: float, y: float, rad: float, px_mm
                  malignant: bool) -> list[Speck]:
     """Speck positions and diameters of a cluster: many small ones partly in lines (pleomorphic) or few round."""
     if malignant:
-        n = int(rng.integers(14, 30))
+        n = int(rng.integers(20, 36))
         diam = rng.uniform(0.2, 0.4, n)
         pos = rng.normal(0, 0.3 * rad, (n, 2))
-        n_line = (3 * n) // 5
+        n_line = (3 * n) // 4
         for seg in np.array_split(np.arange(n_line), int(rng.integers(1, 4))):
             if not len(seg):
                 continue

@@ -172,8 +172,11 @@ def finding_rows(row: pd.Series | dict, rendered: Rendered | None) -> list[dict[
     if row["defect"] == "box_outside":
         boxes = [(row["width"] + 40.0, 10.0, row["width"] + 90.0, 60.0)]
         kinds = ["mass"]
-    for (x0, y0, x1, y1), kind in zip(boxes, kinds):
-        cat = "['Mass']" if kind == "mass" else "['Suspicious Calcification']"
+    margins = list(rendered.margins) if rendered is not None and row["defect"] != "box_outside" else []
+    for i, ((x0, y0, x1, y1), kind) in enumerate(zip(boxes, kinds)):
+        distortion = i < len(margins) and margins[i] == "distortion"  # drawn without a mass: VinDr's own label
+        cat = "['Architectural Distortion']" if distortion else "['Mass']" if kind == "mass" \
+            else "['Suspicious Calcification']"
         out.append({**base, "finding_categories": cat, "finding_birads": row["breast_birads"],
                     "xmin": round(x0, 2), "ymin": round(y0, 2), "xmax": round(x1, 2), "ymax": round(y1, 2)})
     if not out:
