@@ -8,6 +8,7 @@ import json
 
 import pandas as pd
 import pytest
+import yaml
 
 import wfutil
 
@@ -40,3 +41,22 @@ def test_transfer_workflow(tmp_path):
             assert (res / "models" / "transfer" / bb / "eval" / f).stat().st_size > 1000
     assert len(list((res / "transfer" / "imagefolder").rglob("*.png"))) == len(splits)
     assert wfutil.smk(wd, "transfer") == []
+    # ROI-less whole-image inference on a named folder of raw DICOMs (on demand), one broken file among them
+    raw = wd / "raw"
+    raw.mkdir()
+    images = pd.read_csv(res / "tables" / "images.csv")
+    dicoms = [wd / p for p in images["source_path"].head(3)]  # full mammograms (the tree also holds ROI DICOMs)
+    for i, d in enumerate(dicoms):
+        (raw / f"img{i}.dcm").write_bytes(d.read_bytes())
+    (raw / "broken.dcm").write_bytes(dicoms[0].read_bytes()[:1000])
+    cfg = copy.deepcopy(CONFIG)
+    cfg["transfer"]["infer_inputs"] = {"raw": str(raw)}
+    (wd / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    target = "results/cbis_t/transfer/infer/raw/efficientnet_b0/probabilities.csv"
+    planned = wfutil.smk(wd, target)
+    assert planned and all("/transfer/infer/raw/" in f for f in planned), planned  # nothing retrains
+    wfutil.smk(wd, target, run=True, cores=1)
+    probs = pd.read_csv(wd / target)
+    assert len(probs) == 3 and probs["prob_malignant"].between(0, 1).all()
+    rej = pd.read_csv(res / "transfer" / "infer" / "raw" / "efficientnet_b0" / "rejected.csv")
+    assert len(rej) == 1 and "broken.dcm" in rej["reason"].iloc[0]

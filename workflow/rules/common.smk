@@ -478,8 +478,9 @@ def get_superres_train_input(wildcards):
 from mammoflow.pipelines.transfer import plan as mf_transfer
 
 validate(config["transfer"], schema="../schemas/transfer.schema.yaml")
-TRANSFER = config["transfer"]
-TRANSFER_PLAN = mf_transfer.TransferPlan(TRANSFER)
+# the rules' settings: inference folders are only a listing, adding one retrains nothing
+TRANSFER = {k: v for k, v in config["transfer"].items() if k != "infer_inputs"}
+TRANSFER_PLAN = mf_transfer.TransferPlan(config["transfer"])
 
 
 wildcard_constraints:
@@ -490,6 +491,11 @@ wildcard_constraints:
 def get_transfer_predictions(wildcards):
     """Prediction CSVs one evaluation reads (every trained backbone's for the ensemble)."""
     return TRANSFER_PLAN.predictions(wildcards.dataset, wildcards.model)
+
+
+def get_transfer_infer_images(wildcards):
+    """Raw images of one named infer_inputs folder (ROI-less whole-image inference)."""
+    return TRANSFER_PLAN.infer_images(wildcards.batch)
 
 
 def get_transfer_metrics(wildcards):

@@ -92,3 +92,29 @@ rule transfer_gradcam:
 rule transfer:
     input:
         TRANSFER_PLAN.targets(),
+
+
+rule transfer_infer:
+    input:
+        images=get_transfer_infer_images,
+        checkpoint="results/{dataset}/models/transfer/{backbone}/best.pt",
+    output:
+        probabilities="results/{dataset}/transfer/infer/{batch}/{backbone}/probabilities.csv",
+        maps=directory("results/{dataset}/transfer/infer/{batch}/{backbone}/gradcam"),
+        rejected="results/{dataset}/transfer/infer/{batch}/{backbone}/rejected.csv",
+    params:
+        cfg=TRANSFER,
+        pre=PRE,
+        device=config["device"],
+        code=code_digest("mammoflow.pipelines.transfer.infer"),
+    log:
+        "logs/{dataset}/transfer/infer_{batch}_{backbone}.log",
+    threads: TRANSFER["threads"]
+    resources:
+        gpu=1,
+        mem_mb=TRANSFER["mem_mb"],
+        runtime=TRANSFER["runtime"],
+    conda:
+        ENV
+    script:
+        "../../scripts/transfer/infer.py"

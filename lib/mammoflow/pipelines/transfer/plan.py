@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 CLASSES = ("benign", "malignant")  # label 0, label 1
 ENSEMBLE = "ensemble"
 BASELINE = "intensity_baseline"
 NOCLAHE = "noclahe"
+RAW_SUFFIXES = (".dcm", ".dicom", ".png")
 
 
 class TransferPlan:
@@ -48,3 +50,11 @@ class TransferPlan:
             for b in self.backbones:
                 out += [f"results/{ds}/gradcam/{b}_pointing.json", f"results/{ds}/gradcam/{b}_examples.png"]
         return out
+
+    def infer_images(self, batch: str) -> list[str]:
+        """Raw images (DICOM or PNG, any depth) of a named `infer_inputs` folder, sorted; KeyError naming the batch."""
+        folders = dict(self.section.get("infer_inputs", {}))
+        if batch not in folders:
+            raise KeyError(f"transfer.infer_inputs has no folder named {batch!r} (known: {sorted(folders)})")
+        root = Path(folders[batch])
+        return sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in RAW_SUFFIXES and p.is_file())
