@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from mammoflow.core.config import schema_defaults
+from resume_util import interrupt_after
 from mammoflow.pipelines.cascade.segtrain import StageConfig, fit_stage
 from mammoflow.training import engine
 from mammoflow.training.checkpoints import load_checkpoint
@@ -31,18 +32,9 @@ def test_interrupted_stage_resumes_exactly(tmp_path):
     train, val = _data(8, 0), _data(4, 1)
     ref, _ = fit_stage("tissue", train, val, cfg, "unet", "none", tmp_path / "ref", seed=3)
 
-    def stop_after(n):
-        seen = []
-
-        def cb(rec):
-            seen.append(rec)
-            if len(seen) == n:
-                raise engine.Interrupt(f"interrupted after {n} epochs")
-        return cb
-
     out = tmp_path / "resumed"
     with pytest.raises(engine.Interrupt):
-        fit_stage("tissue", train, val, cfg, "unet", "none", out, seed=3, on_epoch_end=stop_after(2))
+        fit_stage("tissue", train, val, cfg, "unet", "none", out, seed=3, on_epoch_end=interrupt_after(2))
     assert load_checkpoint(out / "last.pt")["global_epoch"] == 2
     epochs_run = []
     model, _ = fit_stage("tissue", train, val, cfg, "unet", "none", out, seed=3, on_epoch_end=epochs_run.append)

@@ -13,6 +13,7 @@ import torch
 
 from seed000_synth import make_dataset
 from mammoflow.core.config import schema_defaults
+from resume_util import interrupt_after
 from mammoflow.pipelines.nus import patch_classifier as PC
 from mammoflow.pipelines.nus import patch_model as PM
 from mammoflow.pipelines.nus import patches as P
@@ -139,18 +140,9 @@ def test_resume_after_interrupt_is_exact(patch_set, tmp_path):
           "canvas": patch_set["canvas"]}
     PC.train(*args, _outputs(tmp_path / "ref"), cfg, **kw)
 
-    def stop_after(n):
-        seen = []
-
-        def cb(rec):
-            seen.append(rec)
-            if len(seen) == n:
-                raise training.Interrupt(f"interrupted after {n} epochs")
-        return cb
-
     out = tmp_path / "resumed"
     with pytest.raises(training.Interrupt):  # stops in the middle of stage 2 (optimizer state must survive)
-        PC.train(*args, _outputs(out), cfg, **kw, on_epoch_end=stop_after(2))
+        PC.train(*args, _outputs(out), cfg, **kw, on_epoch_end=interrupt_after(2))
     assert not (out / "metrics.json").exists()
     assert load_checkpoint(out / "last.pt")["global_epoch"] == 2
     for name in ("best.pt", "history.csv"):  # Snakemake deletes the declared outputs of an interrupted job
