@@ -5,12 +5,12 @@ lesion images. Run after `make demo`: PYTHONPATH=lib python benchmarks/nyu_diffi
 from __future__ import annotations
 
 import json
-import pickle
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from mammoflow.datasets.nyu import load_exam_list
 from mammoflow.evaluation import difficulty as dif
 from mammoflow.io import png
 
@@ -20,7 +20,7 @@ VIEWS = ("L-CC", "L-MLO", "R-CC", "R-MLO")
 
 def main() -> int:
     tree = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "data" / "nyu_synth")
-    exams = pickle.load(open(tree / "exam_list_before_cropping.pkl", "rb"))  # generated here: trusted
+    exams = load_exam_list(tree / "exam_list_before_cropping.pkl")  # restricted unpickling
     feats, lesion, malignant = [], [], []
     for ex in exams:
         for v in VIEWS:

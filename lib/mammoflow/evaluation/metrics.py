@@ -37,8 +37,7 @@ def roc_auc(y_true, y_score) -> float:
 def roc_curve(y_true, y_score) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """False-positive rates, true-positive rates and thresholds (descending, first +inf), scikit-learn's."""
     y = np.asarray(y_true).astype(int).ravel()
-    fpr, tpr, thr = skm.roc_curve(y, np.asarray(y_score, dtype=float).ravel(), drop_intermediate=False)
-    return fpr, tpr, thr
+    return skm.roc_curve(y, np.asarray(y_score, dtype=float).ravel(), drop_intermediate=False)
 
 
 def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict[str, float]:

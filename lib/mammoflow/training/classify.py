@@ -39,9 +39,8 @@ def scores(model: nn.Module, data: Dataset, prepare: Prepare, device: torch.devi
 @torch.no_grad()
 def recalibrate_batchnorm(model: nn.Module, data: Dataset, prepare: Prepare, device: torch.device,
                           batch_size: int = 128) -> None:
-    """Replace BatchNorm running statistics by the average of their batch statistics over (prepared) training inputs."""
-    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
-        return
+    """Replace BatchNorm running statistics by the average of their batch statistics over (prepared) training inputs
+    (a model without BatchNorm is left alone and no input is read)."""
     batches = (prepare(x.to(device)) for x, _ in DataLoader(data, batch_size=batch_size, shuffle=False))
     update_bn(batches, model, device)
 
