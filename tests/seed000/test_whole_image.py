@@ -102,12 +102,12 @@ def test_warped_run_from_patch_classifier_and_summary(tmp_path):
     assert s["auc_minus_unwarped"].iloc[1] == pytest.approx(s["auc"].iloc[1] - s["auc"].iloc[0], abs=1e-6)
 
 
-def _fake_run(root, run, label, score, study):
+def _fake_run(root, run, label, score, study, control=""):
     d = root / run
     d.mkdir(parents=True)
     auc = float(whole_image.binary_metrics(label, score, 0.5)["auc"])
-    (d / "metrics.json").write_text(json.dumps({"run": run, "scale": None, "fwhm": None, "lam": None,
-                                                "test": {"auc": auc}, "n_test": len(label)}))
+    (d / "metrics.json").write_text(json.dumps({"run": run, "control": control, "scale": None, "fwhm": None,
+                                                "lam": None, "test": {"auc": auc}, "n_test": len(label)}))
     pd.DataFrame({"image_id": [f"i{k}" for k in range(len(label))], "study_id": study, "label": label,
                   "score": score}).to_csv(d / "predictions.csv", index=False)
     return str(d / "metrics.json")
@@ -119,9 +119,14 @@ def test_summary_confidence_intervals_and_controls(tmp_path):
     study = [f"s{k // 2}" for k in range(len(y))]
     paths = [_fake_run(tmp_path, "unwarped", y, np.round(rng.random(len(y)) + 0.3 * y, 4), study),
              _fake_run(tmp_path, "scale20_fwhm15_lam1", y, np.round(rng.random(len(y)) + 2.0 * y, 4), study),
-             _fake_run(tmp_path, "shuffled", y, np.round(rng.random(len(y)), 4), study)]
+             _fake_run(tmp_path, "shuffled", y, np.round(rng.random(len(y)), 4), study),
+             _fake_run(tmp_path, "random_heat_scale20_fwhm15_lam1", y, np.round(rng.random(len(y)) + 0.3 * y, 4),
+                       study, "random_heat"),
+             _fake_run(tmp_path, "oracle_scale20_fwhm15_lam1", y, np.round(rng.random(len(y)) + 3.0 * y, 4), study,
+                       "oracle")]
     s = summary.summarize(paths[::-1], str(tmp_path / "summary.csv"), n_boot=300, seed=1).set_index("run")
-    assert list(s["input"]) == ["unwarped", "warped", "shuffled"]
+    assert list(s["input"]) == ["unwarped", "warped", "oracle", "random_heat", "shuffled"]
+    assert s.loc["oracle_scale20_fwhm15_lam1", "delta_ci_lo"] > 0.1
     w, sh = s.loc["scale20_fwhm15_lam1"], s.loc["shuffled"]
     assert w["delta_ci_lo"] > 0.1 and w["auc_ci_lo"] > 0.9                 # a real gain: CI excludes 0
     assert sh["auc_ci_lo"] < 0.5 < sh["auc_ci_hi"]                           # the control sits at chance

@@ -51,7 +51,15 @@ def test_default_targets_build_every_stage(built):
     # the default plain ResNet: the dense map approximates the sliding one (exact only for tiled: true)
     assert dvs["images"] == 2 and -1 <= dvs["pooled_correlation"] <= 1 and dvs["max_abs_difference"] > 0
     s = pd.read_csv(wd / "results/tiny/models/whole_image/summary.csv")
-    assert list(s["input"]) == ["unwarped", "warped", "shuffled"]
+    assert list(s["input"]) == ["unwarped", "warped", "oracle", "random_heat", "shuffled"]
+    assert list(s["run"])[2:4] == ["oracle_scale20_fwhm15_lam1", "random_heat_scale20_fwhm15_lam1"]
+    oracle = pd.concat([pd.read_csv(p, dtype={"image_id": str})
+                        for p in sorted((wd / "results/tiny/control_warps/oracle/shards").glob("*.csv"))])
+    findings = pd.read_csv(wd / "results/tiny/tables/findings.csv", dtype={"image_id": str}).dropna(subset=["rxmin"])
+    ok = oracle[oracle["status"] == "ok"]  # rejected heatmaps (the injected bad images) get the identity warp
+    assert set(ok.loc[ok["source"] == "boxes", "image_id"]) == set(findings["image_id"]) & set(ok["image_id"])
+    assert set(ok["source"]) == {"boxes", "decoy"} and set(oracle.loc[oracle["status"] != "ok", "source"]) <= {"identity"}
+    assert all((wd / p).is_file() for p in oracle["warp_path"])
     assert (s["auc_ci_lo"] <= s["auc"] + 1e-9).all() and (s["auc"] <= s["auc_ci_hi"] + 1e-9).all()
     assert all((wd / f).is_file() for f in _leaf_files(wd))
 

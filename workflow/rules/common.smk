@@ -40,6 +40,7 @@ wildcard_constraints:
     fwhm=r"[0-9][0-9.e+-]*",
     lam=r"[0-9][0-9.e+-]*",
     patch_set=r"s|s10",
+    control=r"oracle|random_heat",
 
 
 # ---------------------------------------------------------------------------------------- datasets
@@ -332,16 +333,19 @@ def get_whole_image_input(wildcards):
     out = {"images": f"results/{ds}/tables/images.csv", "heat": heatmap_tables(ds)}
     if S000["whole_image"]["init"] == "patch_classifier":
         out["checkpoint"] = NUS.patch_checkpoint(ds)
-    if "scale" in wildcards.keys():
+    if "control" in wildcards.keys():
+        out["warps"] = [f"results/{ds}/control_warps/{wildcards.control}/shards/{s}.csv" for s in NUS.shards(ds)]
+    elif "scale" in wildcards.keys():
         out["warps"] = [f"results/{ds}/warps/shards/{s}.csv" for s in NUS.shards(ds)]
     return out
 
 
 def get_whole_image_runs(wildcards):
-    """metrics.json of every warped run and of the unwarped baseline of a dataset."""
+    """metrics.json of every warped run, the unwarped baseline and the controls (warps, shuffled labels)."""
     wd = f"results/{wildcards.dataset}/models/whole_image"
     runs = [f"{wd}/scale{s}_fwhm{f}_lam{l}/metrics.json" for s in NUS.scales for f in NUS.fwhms for l in NUS.lams]
-    controls = [f"{wd}/shuffled/metrics.json"] if S000["whole_image"]["shuffled_control"] else []
+    controls = [f"{wd}/{r}/metrics.json" for r in NUS.control_runs()]
+    controls += [f"{wd}/shuffled/metrics.json"] if S000["whole_image"]["shuffled_control"] else []
     return runs + [f"{wd}/unwarped/metrics.json"] + controls
 
 

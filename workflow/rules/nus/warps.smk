@@ -1,5 +1,6 @@
 # Seed 000 saliency-guided warps: blended pixel/structure grids for every (scale, FWHM, lambda),
-# one job per shard from the cached probability maps.
+# one job per shard from the cached probability maps; the control warps (oracle boxes, random heat) of the
+# whole-image experiment at one (scale, FWHM, lambda), one job per shard for all control kinds.
 
 
 for _ds in NUS.datasets():
@@ -40,6 +41,37 @@ for _ds in NUS.datasets():
                 ENV
             script:
                 "../../scripts/nus/warp_shard.py"
+
+        if NUS.control_kinds:
+
+            rule:
+                name:
+                    f"control_warps_{_ds}_{_shard}"
+                input:
+                    table=f"results/{_ds}/heatmaps/shards/{_shard}.csv",
+                    preprocessed=f"results/{_ds}/preprocess/shards/{_shard}.csv",
+                    findings=f"results/{_ds}/tables/findings.csv",
+                output:
+                    **{f"table_{k}": f"results/{_ds}/control_warps/{k}/shards/{_shard}.csv" for k in NUS.control_kinds},
+                    warps=NUS.control_warps(_ds, _shard),
+                params:
+                    kinds=NUS.control_kinds,
+                    point=NUS.control_point,
+                    pngs=NUS.pngs(_ds, [_shard]),
+                    long_side=S000["warps"]["grid_long_side"],
+                    warp=nus_template(mf_nus.CONTROL_WARP, _ds),
+                    seed=config["seed"],
+                    code=code_digest("mammoflow.pipelines.nus.controls"),
+                log:
+                    f"logs/{_ds}/control_warps/{_shard}.log",
+                threads: 1
+                resources:
+                    mem_mb=2000,
+                    runtime=120,
+                conda:
+                    ENV
+                script:
+                    "../../scripts/nus/control_warp_shard.py"
 
     if not _batched:
 

@@ -1,5 +1,6 @@
 # Seed 000 whole-image classifier: one training run per (scale, FWHM, lambda) on warped images, the same
-# model on unwarped images as the baseline, and a warped-vs-unwarped summary table. last.pt (the resume
+# model on unwarped images as the baseline, the controls (oracle and random-heat warps, shuffled labels) and
+# a summary table with bootstrap CIs. last.pt (the resume
 # state) is kept undeclared so that a failed job keeps it.
 
 WI = S000["whole_image"]
@@ -60,6 +61,39 @@ rule whole_image_unwarped:
         code=code_digest("mammoflow.pipelines.nus.whole_image"),
     log:
         "logs/{dataset}/whole_image/unwarped.log",
+    threads: WI["threads"]
+    resources:
+        gpu=1,
+        mem_mb=WI["mem_mb"],
+        runtime=WI["runtime"],
+    conda:
+        ENV
+    script:
+        "../../scripts/nus/whole_image_train.py"
+
+
+rule whole_image_control:
+    input:
+        unpack(get_whole_image_input),
+    output:
+        metrics="results/{dataset}/models/whole_image/{control}_scale{scale}_fwhm{fwhm}_lam{lam}/metrics.json",
+        roc=report(
+            "results/{dataset}/models/whole_image/{control}_scale{scale}_fwhm{fwhm}_lam{lam}/roc.png",
+            caption="../../report/nus/roc.rst",
+            category="Seed 000",
+            subcategory="whole-image classifier",
+        ),
+        predictions="results/{dataset}/models/whole_image/{control}_scale{scale}_fwhm{fwhm}_lam{lam}/predictions.csv",
+        history="results/{dataset}/models/whole_image/{control}_scale{scale}_fwhm{fwhm}_lam{lam}/history.csv",
+        best="results/{dataset}/models/whole_image/{control}_scale{scale}_fwhm{fwhm}_lam{lam}/best.pt",
+        tensorboard=directory("results/{dataset}/models/whole_image/{control}_scale{scale}_fwhm{fwhm}_lam{lam}/tensorboard"),
+    params:
+        cfg=WI,
+        seed=config["seed"],
+        device=config["device"],
+        code=code_digest("mammoflow.pipelines.nus.whole_image"),
+    log:
+        "logs/{dataset}/whole_image/{control}_scale{scale}_fwhm{fwhm}_lam{lam}.log",
     threads: WI["threads"]
     resources:
         gpu=1,

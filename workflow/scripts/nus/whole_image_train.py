@@ -1,4 +1,4 @@
-"""Train and test one whole-image classifier run (warped when warp tables are given, else the baseline)."""
+"""Train and test one whole-image classifier run (warped or control-warped when warp tables are given, else the baseline)."""
 from pathlib import Path
 
 from mammoflow.pipelines.nus import whole_image
@@ -11,4 +11,4 @@ whole_image.train(i.images, list(i.heat), list(i.warps) if "warps" in i.keys() e
                   str(Path(snakemake.output.metrics).parent), cfg, i.get("checkpoint"),
                   w.get("scale"), w.get("fwhm"), w.get("lam"), seed=p.seed, threads=snakemake.threads,
                   code=p.code, tensorboard=snakemake.output.tensorboard,
-                  shuffle_labels=bool(getattr(p, "shuffle_labels", False)))
+                  shuffle_labels=bool(getattr(p, "shuffle_labels", False)), control=w.get("control"))

@@ -14,6 +14,7 @@ HEAT = "results/{ds}/heatmaps/{split}/{image_id}_scale{scale}_fwhm{fwhm}.npy"
 OVERLAY = "results/{ds}/overlays/{split}/{image_id}_overlay_scale{scale}_fwhm{fwhm}.png"
 WARP = "results/{ds}/warps/{split}/{image_id}_warp_scale{scale}_fwhm{fwhm}_lam{lam}.png"
 GRID = "results/{ds}/grids/{split}/{image_id}_grid_scale{scale}_fwhm{fwhm}_lam{lam}.npy"
+CONTROL_WARP = "results/{ds}/control_warps/{control}/{split}/{image_id}_warp_scale{scale}_fwhm{fwhm}_lam{lam}.png"
 PATCH_SPLITS = ("training", "test")
 PATCH_SETS = ("s", "s10")
 
@@ -27,6 +28,9 @@ class NusPlan:
         self.scales = [fmt_num(v) for v in cfg["warps"]["scales"]]
         self.fwhms = [fmt_num(v) for v in cfg["warps"]["fwhms"]]
         self.lams = [fmt_num(v) for v in cfg["warps"]["lams"]]
+        ctl = cfg["warps"]["controls"]
+        self.control_kinds = list(ctl["kinds"])
+        self.control_point = {k: fmt_num(ctl[k]) for k in ("scale", "fwhm", "lam")}
         self._items: dict[str, dict[str, list[tuple[str, str]]]] = {}
         self._examples: dict[str, set[str]] = {}
         self._batched: dict[str, bool] = {}
@@ -60,6 +64,17 @@ class NusPlan:
     def pngs(self, ds: str, shards: list[str] | None = None) -> dict[str, str]:
         """image_id -> canvas PNG of the given shards (all heatmap shards by default)."""
         return {i: PNG.format(ds=ds, image_id=i) for s in (shards or self.shards(ds)) for i, _ in self.items(ds, s)}
+
+    def control_warps(self, ds: str, shard: str) -> list[str]:
+        """The control-warp PNGs of a shard's images, every control kind, at the control point."""
+        one = {k: [v] for k, v in self.control_point.items()}
+        return [p for kind in self.control_kinds
+                for p in self.paths(CONTROL_WARP.replace("{control}", kind), ds, shard, **one)]
+
+    def control_runs(self) -> list[str]:
+        """Names of the whole-image control runs: {kind}_scale{S}_fwhm{F}_lam{L}."""
+        c = self.control_point
+        return [f"{k}_scale{c['scale']}_fwhm{c['fwhm']}_lam{c['lam']}" for k in self.control_kinds]
 
     def patch_checkpoint(self, ds: str) -> str:
         """The patch classifier that produces the heatmaps."""

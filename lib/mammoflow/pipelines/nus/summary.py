@@ -15,8 +15,14 @@ from mammoflow.evaluation.metrics import roc_auc
 METRICS = ("auc", "accuracy", "sensitivity", "specificity", "precision", "f1")
 
 
-def _kind(run: str) -> str:
-    return run if run in ("unwarped", "shuffled") else "warped"
+ORDER = ("unwarped", "warped", "oracle", "random_heat", "shuffled")
+
+
+def _kind(m: dict) -> str:
+    """The input kind of a run: unwarped | warped | oracle | random_heat | shuffled."""
+    if m["run"] in ("unwarped", "shuffled"):
+        return m["run"]
+    return m.get("control") or "warped"
 
 
 def _predictions(metrics_path: str) -> pd.DataFrame:
@@ -32,8 +38,9 @@ def _delta_auc(y: np.ndarray, s: np.ndarray) -> float:
 
 
 def summarize(metrics_paths: Sequence[str], out_csv: str, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """summary.csv: one row per run (unwarped first, then warped, then the controls) with test metrics, the AUC's
-    95 % bootstrap CI (studies resampled whole) and, paired on the same test images, AUC - unwarped AUC with its CI."""
+    """summary.csv: one row per run (unwarped, warped, then the controls: oracle and random-heat warps, shuffled
+    labels) with test metrics, the AUC's 95 % bootstrap CI (studies resampled whole) and, paired on the same test
+    images, AUC - unwarped AUC with its CI."""
     rows, preds = [], {}
     for p in metrics_paths:
         m = json.loads(Path(p).read_text())
@@ -41,7 +48,7 @@ def summarize(metrics_paths: Sequence[str], out_csv: str, n_boot: int = 1000, se
         pr = _predictions(p)
         preds[m["run"]] = pr
         ci = bootstrap_ci(pr["label"].to_numpy(), pr["score"].to_numpy(), roc_auc, pr["study_id"], n_boot, seed)
-        rows.append({"run": m["run"], "input": _kind(m["run"]), "scale": m.get("scale") or "",
+        rows.append({"run": m["run"], "input": _kind(m), "scale": m.get("scale") or "",
                      "fwhm": m.get("fwhm") or "", "lam": m.get("lam") or "",
                      **{k: t.get(k) for k in METRICS}, "auc_ci_lo": ci["lo"], "auc_ci_hi": ci["hi"],
                      "n_test": m["n_test"], "n_test_studies": int(pr["study_id"].nunique())})
@@ -58,7 +65,7 @@ def summarize(metrics_paths: Sequence[str], out_csv: str, n_boot: int = 1000, se
         deltas.append((d["value"], d["lo"], d["hi"]))
     df["auc_minus_unwarped"], df["delta_ci_lo"], df["delta_ci_hi"] = zip(*deltas) if deltas else ((), (), ())
     df["bootstrap"] = f"{n_boot} study-level resamples, percentile 95 % CI, seed {seed}"
-    order = {"unwarped": 0, "warped": 1, "shuffled": 2}
+    order = {k: i for i, k in enumerate(ORDER)}
     df = df.sort_values("input", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
     Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out_csv, index=False, float_format="%.6g")

@@ -218,12 +218,14 @@ def join_inputs(images_csv: str, heat_tables: Sequence[str], warp_tables: Sequen
 def train(images_csv: str, heat_tables: Sequence[str], warp_tables: Sequence[str] | None, out_dir: str,
           cfg: WholeImageConfig, patch_checkpoint: str | None, scale: str | None = None, fwhm: str | None = None,
           lam: str | None = None, seed: int = 0, threads: int | None = None, code: str = "",
-          tensorboard: str | None = None, on_epoch_end=None, shuffle_labels: bool = False) -> dict[str, Any]:
+          tensorboard: str | None = None, on_epoch_end=None, shuffle_labels: bool = False,
+          control: str | None = None) -> dict[str, Any]:
     """Train on the training split (grouped val by study), test on the test split; metrics.json, ROC, predictions.
 
     warp_tables None = the unwarped baseline (cfg.baseline_channels); else cfg.channels of run (scale, fwhm, lam).
     shuffle_labels: the shuffled-label control (training and validation labels permuted with the seed; test
-    labels untouched), whose test AUC must land near 0.5.
+    labels untouched), whose test AUC must land near 0.5. control: the warp tables are a control kind's
+    (oracle | random_heat, nus.controls); it names the run {control}_scale{S}_fwhm{F}_lam{L}.
     """
     t0 = time.time()
     seed_all(seed, threads)
@@ -259,7 +261,8 @@ def train(images_csv: str, heat_tables: Sequence[str], warp_tables: Sequence[str
 
     meta = {"arch": arch, "extra_blocks": cfg.extra_blocks, "norm": norm, "channels": list(channels),
             "input_size": [cfg.height, cfg.width], "classes": ["negative", "positive"],
-            "run": {"scale": scale, "fwhm": fwhm, "lam": lam} if warped else "unwarped"}
+            "run": {"scale": scale, "fwhm": fwhm, "lam": lam, **({"control": control} if control else {})}
+            if warped else "unwarped"}
     ecfg = engine.EngineConfig(stages=engine.stages_from_config(cfg.stages), batch_size=cfg.batch_size,
                                weight_decay=cfg.weight_decay, sampler="weighted",
                                samples_per_epoch=cfg.samples_per_epoch, seed=seed, eval_batch_size=cfg.eval_batch_size)
@@ -277,8 +280,9 @@ def train(images_csv: str, heat_tables: Sequence[str], warp_tables: Sequence[str
     ds_te = ImageDataset(te, channels, cfg.height, cfg.width, cache)
     p_test, labels, test_loss = scores(best, ds_te, prep_eval, dev, cfg.eval_batch_size)
     m = binary_metrics(labels, p_test, cfg.threshold)
-    name = run_name(scale, fwhm, lam) if warped else ("shuffled" if shuffle_labels else "unwarped")
-    metrics = {"run": name, "scale": scale, "fwhm": fwhm, "lam": lam, "test": m, "test_loss": test_loss,
+    name = run_name(scale, fwhm, lam, control) if warped else ("shuffled" if shuffle_labels else "unwarped")
+    metrics = {"run": name, "control": control or "", "scale": scale, "fwhm": fwhm, "lam": lam, "test": m,
+               "test_loss": test_loss,
                "best_epoch": result.best_epoch, "best_val_auc": result.best_metrics.get("val_auc"),
                "selection": "max val AUC (ties: min val loss)", "n_train": len(trn), "n_val": len(val),
                "n_test": len(te), "channels": list(channels), "arch": arch, "init": cfg.init,
@@ -294,9 +298,9 @@ def train(images_csv: str, heat_tables: Sequence[str], warp_tables: Sequence[str
     return metrics
 
 
-def run_name(scale: Any, fwhm: Any, lam: Any) -> str:
-    """Directory name of a warped run: scale{S}_fwhm{F}_lam{L} (seed number formatting)."""
-    return f"scale{fmt_num(scale)}_fwhm{fmt_num(fwhm)}_lam{fmt_num(lam)}"
+def run_name(scale: Any, fwhm: Any, lam: Any, control: str | None = None) -> str:
+    """Directory name of a warped run: [{control}_]scale{S}_fwhm{F}_lam{L} (seed number formatting)."""
+    return f"{control + '_' if control else ''}scale{fmt_num(scale)}_fwhm{fmt_num(fwhm)}_lam{fmt_num(lam)}"
 
 
 def _norm_of(rows: pd.DataFrame, channels: Sequence[str], cfg: WholeImageConfig) -> dict[str, float]:
