@@ -124,8 +124,18 @@ def test_summary_confidence_intervals_and_controls(tmp_path):
                        study, "random_heat"),
              _fake_run(tmp_path, "oracle_scale20_fwhm15_lam1", y, np.round(rng.random(len(y)) + 3.0 * y, 4), study,
                        "oracle")]
+    (tmp_path / "seeds").mkdir()
+    paths += [_fake_run(tmp_path / "seeds", f"unwarped_{n}", y, np.round(rng.random(len(y)) + k * y, 4), study)
+              for n, k in ((1, 0.6), (2, 0.9))]
+    for p in paths[-2:]:  # the same run trained with other seeds: same run name, folder seeds/<run>/seed<n>/
+        m = json.loads(open(p).read())
+        open(p, "w").write(json.dumps({**m, "run": "unwarped"}))
     s = summary.summarize(paths[::-1], str(tmp_path / "summary.csv"), n_boot=300, seed=1).set_index("run")
     assert list(s["input"]) == ["unwarped", "warped", "oracle", "random_heat", "shuffled"]
+    aucs = [s.loc["unwarped", "auc"]] + [json.loads(open(p).read())["test"]["auc"] for p in paths[-2:]]
+    assert s.loc["unwarped", "n_seeds"] == 3 and s.loc["unwarped", "auc_seed_mean"] == pytest.approx(np.mean(aucs))
+    assert s.loc["unwarped", "auc_seed_sd"] == pytest.approx(np.std(aucs, ddof=1)) and np.std(aucs) > 0
+    assert s.loc["shuffled", "n_seeds"] == 1 and np.isnan(s.loc["shuffled", "auc_seed_sd"])
     assert s.loc["oracle_scale20_fwhm15_lam1", "delta_ci_lo"] > 0.1
     w, sh = s.loc["scale20_fwhm15_lam1"], s.loc["shuffled"]
     assert w["delta_ci_lo"] > 0.1 and w["auc_ci_lo"] > 0.9                 # a real gain: CI excludes 0

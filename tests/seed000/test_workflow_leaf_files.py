@@ -64,6 +64,28 @@ def test_default_targets_build_every_stage(built):
     assert all((wd / f).is_file() for f in _leaf_files(wd))
 
 
+def test_a_run_trained_with_another_seed(built):
+    wd, _ = built
+    run = "oracle_scale20_fwhm15_lam1"
+    target = f"results/tiny/models/whole_image/seeds/{run}/seed5/metrics.json"
+    updated = _root.smk(wd, target, run=True)
+    assert target in updated and not [f for f in updated if "/seeds/" not in f]  # nothing upstream reruns
+    m = yaml.safe_load((wd / target).read_text())
+    assert m["run"] == run and m["seed"] == 5 and m["control"] == "oracle"
+    base = pd.read_csv(wd / f"results/tiny/models/whole_image/{run}/predictions.csv", dtype={"image_id": str})
+    again = pd.read_csv(wd / target.replace("metrics.json", "predictions.csv"), dtype={"image_id": str})
+    assert list(again["image_id"]) == list(base["image_id"]) and not again["score"].equals(base["score"])
+    cfg = copy.deepcopy(CONFIG)
+    cfg["seed000"]["whole_image"]["seeds"] = [5, 6]
+    (wd / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    try:  # with two extra seeds the summary waits for both seeds of every run (seed 5 of the oracle is built)
+        planned = _root.smk(wd, "results/tiny/models/whole_image/summary.csv")
+        seed_runs = [f for f in planned if "/seeds/" in f and f.endswith("metrics.json")]
+        assert len(seed_runs) == 2 * 5 - 1 and target not in seed_runs
+    finally:
+        (wd / "config" / "config.yaml").write_text(yaml.safe_dump(CONFIG, sort_keys=False))
+
+
 def test_on_demand_leaf_files_equal_the_batched_ones(built):
     wd, _ = built
     files = _leaf_files(wd)

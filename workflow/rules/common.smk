@@ -41,6 +41,8 @@ wildcard_constraints:
     lam=r"[0-9][0-9.e+-]*",
     patch_set=r"s|s10",
     control=r"oracle|random_heat",
+    run=r"unwarped|shuffled|((oracle|random_heat)_)?scale[0-9][0-9.e+-]*_fwhm[0-9][0-9.e+-]*_lam[0-9][0-9.e+-]*",
+    train_seed=r"\d+",
 
 
 # ---------------------------------------------------------------------------------------- datasets
@@ -340,13 +342,30 @@ def get_whole_image_input(wildcards):
     return out
 
 
+def get_whole_image_seed_input(wildcards):
+    """The inputs of a run named by the run wildcard (unwarped, shuffled, [control_]scale.._fwhm.._lam..)."""
+    ds = wildcards.dataset
+    out = {"images": f"results/{ds}/tables/images.csv", "heat": heatmap_tables(ds)}
+    if S000["whole_image"]["init"] == "patch_classifier":
+        out["checkpoint"] = NUS.patch_checkpoint(ds)
+    run = mf_nus.parse_run(wildcards.run)
+    if run["control"]:
+        out["warps"] = [f"results/{ds}/control_warps/{run['control']}/shards/{s}.csv" for s in NUS.shards(ds)]
+    elif run["scale"]:
+        out["warps"] = [f"results/{ds}/warps/shards/{s}.csv" for s in NUS.shards(ds)]
+    return out
+
+
 def get_whole_image_runs(wildcards):
     """metrics.json of every warped run, the unwarped baseline and the controls (warps, shuffled labels)."""
     wd = f"results/{wildcards.dataset}/models/whole_image"
     runs = [f"{wd}/scale{s}_fwhm{f}_lam{l}/metrics.json" for s in NUS.scales for f in NUS.fwhms for l in NUS.lams]
     controls = [f"{wd}/{r}/metrics.json" for r in NUS.control_runs()]
     controls += [f"{wd}/shuffled/metrics.json"] if S000["whole_image"]["shuffled_control"] else []
-    return runs + [f"{wd}/unwarped/metrics.json"] + controls
+    base = runs + [f"{wd}/unwarped/metrics.json"] + controls
+    seeds = [f"{wd}/seeds/{os.path.basename(os.path.dirname(m))}/seed{n}/metrics.json"
+             for m in base for n in S000["whole_image"]["seeds"]]
+    return base + seeds
 
 
 # ---------------------------------------------------------------------------------------- GLAM

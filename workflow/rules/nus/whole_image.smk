@@ -4,6 +4,8 @@
 # state) is kept undeclared so that a failed job keeps it.
 
 WI = S000["whole_image"]
+# what one training run depends on (adding a seed or a control must not retrain the existing runs)
+WI_TRAIN = {k: v for k, v in WI.items() if k not in ("seeds", "bootstrap", "shuffled_control")}
 
 
 rule whole_image_warped:
@@ -22,7 +24,7 @@ rule whole_image_warped:
         best="results/{dataset}/models/whole_image/scale{scale}_fwhm{fwhm}_lam{lam}/best.pt",
         tensorboard=directory("results/{dataset}/models/whole_image/scale{scale}_fwhm{fwhm}_lam{lam}/tensorboard"),
     params:
-        cfg=WI,
+        cfg=WI_TRAIN,
         seed=config["seed"],
         device=config["device"],
         code=code_digest("mammoflow.pipelines.nus.whole_image"),
@@ -55,7 +57,7 @@ rule whole_image_unwarped:
         best="results/{dataset}/models/whole_image/unwarped/best.pt",
         tensorboard=directory("results/{dataset}/models/whole_image/unwarped/tensorboard"),
     params:
-        cfg=WI,
+        cfg=WI_TRAIN,
         seed=config["seed"],
         device=config["device"],
         code=code_digest("mammoflow.pipelines.nus.whole_image"),
@@ -88,7 +90,7 @@ rule whole_image_control:
         best="results/{dataset}/models/whole_image/{control}_scale{scale}_fwhm{fwhm}_lam{lam}/best.pt",
         tensorboard=directory("results/{dataset}/models/whole_image/{control}_scale{scale}_fwhm{fwhm}_lam{lam}/tensorboard"),
     params:
-        cfg=WI,
+        cfg=WI_TRAIN,
         seed=config["seed"],
         device=config["device"],
         code=code_digest("mammoflow.pipelines.nus.whole_image"),
@@ -116,13 +118,40 @@ rule whole_image_shuffled:
         best="results/{dataset}/models/whole_image/shuffled/best.pt",
         tensorboard=directory("results/{dataset}/models/whole_image/shuffled/tensorboard"),
     params:
-        cfg=WI,
+        cfg=WI_TRAIN,
         seed=config["seed"],
         shuffle_labels=True,
         device=config["device"],
         code=code_digest("mammoflow.pipelines.nus.whole_image"),
     log:
         "logs/{dataset}/whole_image/shuffled.log",
+    threads: WI["threads"]
+    resources:
+        gpu=1,
+        mem_mb=WI["mem_mb"],
+        runtime=WI["runtime"],
+    conda:
+        ENV
+    script:
+        "../../scripts/nus/whole_image_train.py"
+
+
+rule whole_image_seed:
+    input:
+        unpack(get_whole_image_seed_input),
+    output:
+        metrics="results/{dataset}/models/whole_image/seeds/{run}/seed{train_seed}/metrics.json",
+        roc="results/{dataset}/models/whole_image/seeds/{run}/seed{train_seed}/roc.png",
+        predictions="results/{dataset}/models/whole_image/seeds/{run}/seed{train_seed}/predictions.csv",
+        history="results/{dataset}/models/whole_image/seeds/{run}/seed{train_seed}/history.csv",
+        best="results/{dataset}/models/whole_image/seeds/{run}/seed{train_seed}/best.pt",
+        tensorboard=directory("results/{dataset}/models/whole_image/seeds/{run}/seed{train_seed}/tensorboard"),
+    params:
+        cfg=WI_TRAIN,
+        device=config["device"],
+        code=code_digest("mammoflow.pipelines.nus.whole_image"),
+    log:
+        "logs/{dataset}/whole_image/seeds/{run}_seed{train_seed}.log",
     threads: WI["threads"]
     resources:
         gpu=1,

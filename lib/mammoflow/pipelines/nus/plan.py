@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any, Callable, Mapping
 
 import pandas as pd
@@ -17,6 +18,16 @@ GRID = "results/{ds}/grids/{split}/{image_id}_grid_scale{scale}_fwhm{fwhm}_lam{l
 CONTROL_WARP = "results/{ds}/control_warps/{control}/{split}/{image_id}_warp_scale{scale}_fwhm{fwhm}_lam{lam}.png"
 PATCH_SPLITS = ("training", "test")
 PATCH_SETS = ("s", "s10")
+
+
+def parse_run(name: str) -> dict[str, Any]:
+    """The settings a whole-image run name stands for: control, scale, fwhm, lam (None when absent), shuffled."""
+    m = re.fullmatch(r"(?:(oracle|random_heat)_)?scale([^_]+)_fwhm([^_]+)_lam([^_]+)", name)
+    if m:
+        return {"control": m.group(1), "scale": m.group(2), "fwhm": m.group(3), "lam": m.group(4), "shuffled": False}
+    if name not in ("unwarped", "shuffled"):
+        raise ValueError(f"not a whole-image run name: {name!r}")
+    return {"control": None, "scale": None, "fwhm": None, "lam": None, "shuffled": name == "shuffled"}
 
 
 class NusPlan:

@@ -40,9 +40,16 @@ def _delta_auc(y: np.ndarray, s: np.ndarray) -> float:
 def summarize(metrics_paths: Sequence[str], out_csv: str, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """summary.csv: one row per run (unwarped, warped, then the controls: oracle and random-heat warps, shuffled
     labels) with test metrics, the AUC's 95 % bootstrap CI (studies resampled whole) and, paired on the same test
-    images, AUC - unwarped AUC with its CI."""
-    rows, preds = [], {}
+    images, AUC - unwarped AUC with its CI. Runs under a seeds/ folder (the same run trained with another seed) only
+    add to n_seeds, auc_seed_mean and auc_seed_sd of their run's row."""
+    primary = [p for p in metrics_paths if "seeds" not in Path(p).parts]
+    seed_aucs: dict[str, list[float]] = {}
     for p in metrics_paths:
+        m = json.loads(Path(p).read_text())
+        auc = m["test"].get("auc")
+        seed_aucs.setdefault(m["run"], []).append(float("nan") if auc is None else float(auc))
+    rows, preds = [], {}
+    for p in primary:
         m = json.loads(Path(p).read_text())
         t = m["test"]
         pr = _predictions(p)
@@ -51,7 +58,10 @@ def summarize(metrics_paths: Sequence[str], out_csv: str, n_boot: int = 1000, se
         rows.append({"run": m["run"], "input": _kind(m), "scale": m.get("scale") or "",
                      "fwhm": m.get("fwhm") or "", "lam": m.get("lam") or "",
                      **{k: t.get(k) for k in METRICS}, "auc_ci_lo": ci["lo"], "auc_ci_hi": ci["hi"],
-                     "n_test": m["n_test"], "n_test_studies": int(pr["study_id"].nunique())})
+                     "n_test": m["n_test"], "n_test_studies": int(pr["study_id"].nunique()),
+                     "n_seeds": len(seed_aucs[m["run"]]), "auc_seed_mean": float(np.mean(seed_aucs[m["run"]])),
+                     "auc_seed_sd": float(np.std(seed_aucs[m["run"]], ddof=1)) if len(seed_aucs[m["run"]]) > 1
+                     else float("nan")})
     df = pd.DataFrame(rows)
     base = preds.get("unwarped")
     deltas = []
