@@ -41,6 +41,7 @@ wildcard_constraints:
     lam=r"[0-9][0-9.e+-]*",
     patch_set=r"s|s10",
     control=r"oracle|random_heat",
+    fold=r"\d+",
 
 
 # ---------------------------------------------------------------------------------------- datasets
@@ -286,6 +287,21 @@ def get_patch_classifier_input(wildcards):
         "dirs": [f"results/{ds}/patches/{sp}/{ps}/{s}" for sp in mf_nus.PATCH_SPLITS for s in sorted(shards(ds))],
         "patch_tables": shard_tables(ds, "patches"),
         "canvases": shard_tables(ds, "preprocess"),
+    }
+
+
+def get_patch_fold_input(wildcards):
+    """A fold patch classifier's inputs: the full model's, plus folds.csv (whose fold-j studies it leaves out)."""
+    return {**get_patch_classifier_input(wildcards), "folds": NUS.folds_table(wildcards.dataset)}
+
+
+def heatmap_shard_input(ds, shard):
+    """Input function of a heatmap shard job: its canvases' shard table and the models it loads (cross-fitting:
+    the fold models and folds.csv when the shard has training images)."""
+    return lambda wildcards: {
+        **NUS.heatmap_models(ds, shard),
+        # the shard table stands for the per-image PNGs its job writes (keeps the DAG small)
+        "preprocessed": f"results/{ds}/preprocess/shards/{shard}.csv",
     }
 
 
