@@ -246,7 +246,9 @@ def train(train_csv: str | Path, test_csv: str | Path, outputs: TrainOutputs, cf
         tr = tr[~np.isin(study_groups(tr, images_csv), sorted(held_out))].reset_index(drop=True)
         log.info("cross-fitting fold %d: %d studies held out, %d training patches left", fold, len(held_out), len(tr))
     if tr.empty or tr["label"].nunique() < 2:
-        raise ConfigError(f"{train_csv}: training patches must contain both classes (got {tr['label'].value_counts().to_dict()})")
+        where = f" without fold {fold}'s studies (lower seed000.heatmaps.crossfit_folds)" if fold is not None else ""
+        raise ConfigError(f"{train_csv}: training patches{where} must contain both classes "
+                          f"(got {tr['label'].value_counts().to_dict()})")
     groups = study_groups(tr, images_csv)
     is_val = grouped_split(groups, tr["label"].astype(int).tolist(), cfg.val_fraction, seed)
     trn, val = tr[~is_val].reset_index(drop=True), tr[is_val].reset_index(drop=True)
