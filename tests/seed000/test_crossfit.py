@@ -15,7 +15,7 @@ from mammoflow.training.splits import grouped_folds
 
 
 def _images(n_studies: int = 11, views: int = 4, seed: int = 0) -> pd.DataFrame:
-    """An images.csv-like table: studies of `views` images, ~a third of the studies with a lesion image, a test split."""
+    """An images.csv-like table: 4-view studies, a third of them with a lesion image, the last two in test."""
     rng = np.random.default_rng(seed)
     rows = []
     for s in range(n_studies):

@@ -296,8 +296,7 @@ def get_patch_fold_input(wildcards):
 
 
 def heatmap_shard_input(ds, shard):
-    """Input function of a heatmap shard job: its canvases' shard table and the models it loads (cross-fitting:
-    the fold models and folds.csv when the shard has training images)."""
+    """Input function of a heatmap shard job: its canvases' shard table and the models it loads (heatmap_models)."""
     return lambda wildcards: {
         **NUS.heatmap_models(ds, shard),
         # the shard table stands for the per-image PNGs its job writes (keeps the DAG small)

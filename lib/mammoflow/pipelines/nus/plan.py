@@ -94,7 +94,7 @@ class NusPlan:
         return [f"results/{ds}/models/patch_classifier/{ps}_fold{j}/best.pt" for j in range(k)] if k > 1 else []
 
     def heatmap_models(self, ds: str, shard: str) -> dict[str, Any]:
-        """Models (and folds.csv) a heatmap shard job reads: the full one; the fold models if it maps training images."""
+        """Models (and folds.csv) a heatmap shard job reads: the full one, the fold models for training images."""
         out: dict[str, Any] = {"checkpoint": self.patch_checkpoint(ds)}
         if self.fold_checkpoints(ds) and any(sp == "training" for _, sp in self.items(ds, shard)):
             out.update(folds=self.folds_table(ds), fold_checkpoints=self.fold_checkpoints(ds))
