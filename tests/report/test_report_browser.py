@@ -42,6 +42,7 @@ CONFIG = {
             "stages": [{"name": "all", "train": "all", "epochs": 2, "lr": 1.0e-3}],
             "batch_size": 16, "eval_batch_size": 32, "norm_max_patches": 200, "threads": 1,
         },
+        "heatmaps": {"crossfit_folds": 1},
     },
     "glam": {
         "datasets": ["nyu_tiny"], "window": [368, 240], "crop": {"iterations": 40, "buffer_size": 20, "threads": 1},

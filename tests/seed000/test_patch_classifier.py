@@ -251,3 +251,26 @@ def test_window_weights():
     assert torch.allclose(g4[1:3, 1:3], g4[1:3, 1:3].max().expand(2, 2))
     with pytest.raises(ConfigError):
         PM.window_weights(3, 3, "max")
+
+
+def test_fold_model_leaves_its_studies_out_and_resumes(patch_set, tmp_path):
+    from mammoflow.pipelines.nus import crossfit
+    folds = tmp_path / "folds.csv"
+    crossfit.write_folds(patch_set["images"], folds, 3, seed=5)
+    held = crossfit.held_out_studies(folds, 1)
+    cfg = _pc(arch="resnet18", pretrained="none", batch_size=16, samples_per_epoch=32,
+              stages=({"name": "all", "train": "all", "epochs": 3, "lr": 1e-3},))
+    kw = {"images_csv": patch_set["images"], "seed": 2, "threads": 2, "folds_csv": folds, "fold": 1}
+    args = (patch_set["train"], patch_set["test"])
+    out = tmp_path / "fold1"
+    with pytest.raises(training.Interrupt):
+        PC.train(*args, _outputs(out), cfg, **kw, on_epoch_end=interrupt_after(1))
+    epochs_run = []
+    m = PC.train(*args, _outputs(out), cfg, **kw, on_epoch_end=epochs_run.append)
+    assert [r["epoch"] for r in epochs_run] == [1, 2]  # resumed from last.pt
+    tr = pd.read_csv(patch_set["train"], dtype={"image_id": str})
+    study = PC.study_groups(tr, patch_set["images"])
+    assert m["fold"] == 1 and set(m["held_out_studies"]) == held
+    assert m["n_train"] + m["n_val"] == sum(s not in held for s in study) < len(tr)
+    with pytest.raises(ConfigError, match="fold 3 holds no study"):
+        PC.train(*args, _outputs(tmp_path / "fold3"), cfg, **{**kw, "fold": 3})

@@ -20,7 +20,7 @@ CONFIG["seed000"] = {
     "patch_classifier": {"sets": ["s10"], "arch": "resnet18", "pretrained": "none", "overrides": {},
                          "stages": [{"name": "all", "train": "all", "epochs": 1, "lr": 1.0e-3}],
                          "samples_per_epoch": 48, "batch_size": 16, "threads": 1},
-    "heatmaps": {"compare_sliding_max": 2, "threads": 1},
+    "heatmaps": {"compare_sliding_max": 2, "threads": 1, "crossfit_folds": 1},
     "warps": {"scales": [20], "fwhms": [15], "lams": [0.5], "grid_long_side": 24},
     "whole_image": {"height": 48, "width": 40, "stages": [{"name": "all", "train": "all", "epochs": 1, "lr": 1.0e-3}],
                     "batch_size": 8, "threads": 1},

@@ -22,6 +22,7 @@ CONFIG["seed000"] = {
                          "batch_size": 16, "threads": 2, "mem_mb": 2000, "runtime": 10,
                          "stages": [{"name": "head", "train": "head", "epochs": 1, "lr": 1.0e-3},
                                     {"name": "all", "train": "all", "epochs": 1, "lr": 1.0e-3}]},
+    "heatmaps": {"crossfit_folds": 1},
 }
 MODEL = "results/tiny/models/patch_classifier/s10"
 TARGET = f"{MODEL}/metrics.json"

@@ -48,6 +48,7 @@ CONFIG = {
             "batch_size": 16, "eval_batch_size": 32, "norm_max_patches": 200, "cache_mb": 256,
             "threads": 1, "mem_mb": 2000, "runtime": 15,
         },
+        "heatmaps": {"crossfit_folds": 1},
     },
     "glam": {"datasets": []},
 }

@@ -43,6 +43,7 @@ wildcard_constraints:
     control=r"oracle|random_heat",
     run=r"unwarped|shuffled|((oracle|random_heat)_)?scale[0-9][0-9.e+-]*_fwhm[0-9][0-9.e+-]*_lam[0-9][0-9.e+-]*",
     train_seed=r"\d+",
+    fold=r"\d+",
 
 
 # ---------------------------------------------------------------------------------------- datasets
@@ -288,6 +289,20 @@ def get_patch_classifier_input(wildcards):
         "dirs": [f"results/{ds}/patches/{sp}/{ps}/{s}" for sp in mf_nus.PATCH_SPLITS for s in sorted(shards(ds))],
         "patch_tables": shard_tables(ds, "patches"),
         "canvases": shard_tables(ds, "preprocess"),
+    }
+
+
+def get_patch_fold_input(wildcards):
+    """A fold patch classifier's inputs: the full model's, plus folds.csv (whose fold-j studies it leaves out)."""
+    return {**get_patch_classifier_input(wildcards), "folds": NUS.folds_table(wildcards.dataset)}
+
+
+def heatmap_shard_input(ds, shard):
+    """Input function of a heatmap shard job: its canvases' shard table and the models it loads (heatmap_models)."""
+    return lambda wildcards: {
+        **NUS.heatmap_models(ds, shard),
+        # the shard table stands for the per-image PNGs its job writes (keeps the DAG small)
+        "preprocessed": f"results/{ds}/preprocess/shards/{shard}.csv",
     }
 
 

@@ -50,3 +50,19 @@ def class_weights(labels: Sequence[int]) -> torch.Tensor:
     counts = np.bincount(y, minlength=2).astype(float)
     w = np.where(counts[y] > 0, 1.0 / np.maximum(counts[y], 1), 0.0)
     return torch.as_tensor(w, dtype=torch.double)
+
+
+def grouped_folds(groups: Sequence[str], labels: Sequence[int], k: int, seed: int) -> np.ndarray:
+    """Fold (0..k-1) per sample: whole groups per fold, positive and negative groups dealt in turn (stratified)."""
+    groups = np.asarray([str(g) for g in groups])
+    labels = np.asarray(labels).astype(int)
+    uniq = sorted(set(groups.tolist()))
+    if k < 1 or len(uniq) < k:
+        raise ValueError(f"{k} folds need at least {k} groups, got {len(uniq)}")
+    pos = {g for g in uniq if labels[groups == g].max() == 1}
+    rng = np.random.default_rng(seed)
+    order: list[str] = []
+    for part in (sorted(pos), sorted(set(uniq) - pos)):
+        order += [part[i] for i in rng.permutation(len(part))]
+    fold_of = {g: n % k for n, g in enumerate(order)}
+    return np.asarray([fold_of[g] for g in groups], dtype=int)

@@ -1,5 +1,6 @@
-# Seed 000 heatmaps: P(lesion) maps once per image (model loaded once per shard job), then the
-# per-(scale, FWHM) saliency targets and overlays derived from the cached maps.
+# Seed 000 heatmaps: P(lesion) maps once per image (models loaded once per shard job; with cross-fitting a
+# training image's map comes from the fold model that did not see its study), then the per-(scale, FWHM)
+# saliency targets and overlays derived from the cached maps.
 
 
 for _ds in NUS.datasets():
@@ -9,9 +10,8 @@ for _ds in NUS.datasets():
             name:
                 f"heatmap_{_ds}_{_shard}"
             input:
-                checkpoint=NUS.patch_checkpoint(_ds),
-                # the shard table stands for the per-image PNGs its job writes (keeps the DAG small)
-                preprocessed=f"results/{_ds}/preprocess/shards/{_shard}.csv",
+                # the full patch classifier, the shard's canvases and (cross-fitting) the fold models
+                unpack(heatmap_shard_input(_ds, _shard)),
             output:
                 table=f"results/{_ds}/heatmaps/shards/{_shard}.csv",
                 # the shard's P(lesion) maps, one HDF5 dataset per image (mammoflow.io.probmaps)
@@ -22,6 +22,7 @@ for _ds in NUS.datasets():
                 method=S000["heatmaps"]["method"],
                 stride=S000["heatmaps"]["stride"],
                 batch_size=S000["heatmaps"]["batch_size"],
+                crossfit_folds=NUS.crossfit_folds(),
                 device=config["device"],
                 code=code_digest("mammoflow.pipelines.nus.heatmap"),
             log:

@@ -19,6 +19,7 @@ from mammoflow.io import probmaps
 
 from mammoflow.io import png
 from mammoflow.pipelines.nus.windows import WindowGrid
+from mammoflow.pipelines.nus.crossfit import fold_of_images
 from mammoflow.core.errors import ImageRejected
 from mammoflow.evaluation.metrics import write_json
 from mammoflow.pipelines.nus.patch_model import load_model, trunk, window_weights
@@ -119,13 +120,57 @@ def _positive_index(meta: dict[str, Any]) -> int:
     return classes.index("lesion") if "lesion" in classes else 1
 
 
+class ShardModel:
+    """One loaded patch classifier of a shard job: the model, its dense head, patch size, norm and lesion class."""
+
+    def __init__(self, checkpoint: str | Path, method: str, dev: torch.device):
+        model, meta = load_patch_model(checkpoint)
+        self.model = model.to(dev)
+        self.patch = int(meta["patch_size"])
+        self.mean, self.std = float(meta["norm"]["mean"]), float(meta["norm"]["std"])
+        self.pos = _positive_index(meta)
+        self.head = DenseHead(self.model, self.patch).to(dev).eval() if method == "dense" else None
+
+    def prob(self, img: np.ndarray, stride: int, batch_size: int) -> tuple[np.ndarray, WindowGrid]:
+        """P(lesion) map of one canvas (dense pass or sliding windows)."""
+        x = to_input(img, self.mean, self.std)
+        if self.head is not None:
+            return dense_prob(self.head, x, self.patch, self.pos)
+        return sliding_prob(self.model, x, self.patch, stride, batch_size, self.pos)
+
+
+def shard_models(checkpoint: str, fold_checkpoints: Sequence[str] | None, method: str,
+                 dev: torch.device) -> dict[str, ShardModel]:
+    """'full' and, when cross-fitting, 'fold0'..'fold{k-1}', each loaded once; all with the same patch size."""
+    models = {"full": ShardModel(checkpoint, method, dev)}
+    for j, ck in enumerate(fold_checkpoints or ()):
+        models[f"fold{j}"] = ShardModel(ck, method, dev)
+    sizes = {m.patch for m in models.values()}
+    if len(sizes) > 1:
+        raise ValueError(f"the heatmap models have different patch sizes {sorted(sizes)}")
+    return models
+
+
+def model_name(image_id: str, split: str, folds: dict[str, int] | None) -> str:
+    """Which model maps an image: the fold model that did not see it (training images, cross-fitting), else full."""
+    if folds is None or split != "training":
+        return "full"
+    if image_id not in folds:
+        raise ImageRejected(image_id, "training image has no cross-fitting fold (not in folds.csv)")
+    return f"fold{folds[image_id]}"
+
+
 def run_shard(images: pd.DataFrame, checkpoint: str, prob_store: str, table_path: str,
               method: str = "dense", stride: int = NET_STRIDE, batch_size: int = 64,
-              device: str = "auto", threads: int = 1) -> pd.DataFrame:
-    """Probability maps of one shard: model loaded once, all maps in one HDF5 file, geometry/status table.
+              device: str = "auto", threads: int = 1, fold_checkpoints: Sequence[str] | None = None,
+              folds_csv: str | None = None) -> pd.DataFrame:
+    """Probability maps of one shard: models loaded once, all maps in one HDF5 file, geometry/status table.
 
     `images` has image_id, split, png (the preprocessed canvas); the maps go to one HDF5 file (prob_store,
     mammoflow.io.probmaps), keyed by image id.
+    Cross-fitting (`fold_checkpoints` not None, fold j's model at index j; `folds_csv` when the shard has
+    training images): a training image's map comes from the fold model that did not see its study, test
+    images keep the full model; the table's `model` column says which (full, fold0, ...).
     A failing image gets a row with status 'rejected' and its reason, and a NaN map (so the downstream
     stages apply the identity warp and the classifier skips it); the batch goes on.
     """
@@ -135,27 +180,28 @@ def run_shard(images: pd.DataFrame, checkpoint: str, prob_store: str, table_path
         raise ValueError(f"heatmap method must be dense or sliding, got {method!r}")
     if method == "dense" and stride != NET_STRIDE:
         raise ValueError(f"the dense method gives stride {NET_STRIDE} maps; got stride {stride}")
-    model, meta = load_patch_model(checkpoint)
     dev = pick_device(device)
-    model = model.to(dev)
-    patch = int(meta["patch_size"])
-    mean, std = float(meta["norm"]["mean"]), float(meta["norm"]["std"])
-    pos = _positive_index(meta)
-    head = DenseHead(model, patch).to(dev).eval() if method == "dense" else None
+    models = shard_models(checkpoint, fold_checkpoints, method, dev)
+    patch = models["full"].patch
+    crossfit = fold_checkpoints is not None
+    folds = fold_of_images(folds_csv) if crossfit and folds_csv else ({} if crossfit else None)
     rows, maps = [], {}
     for _, r in images.iterrows():
         t0 = time.perf_counter()
         row: dict[str, Any] = {"image_id": r["image_id"], "split": r["split"], "method": method,
                                "prob_path": str(prob_store), "status": "ok", "reason": ""}
+        if crossfit:
+            row["model"] = ""
         try:
             img = png.read_unit(r["png"], np.uint16)
             if float(img.max()) == 0.0:
                 raise ImageRejected(str(r["png"]), "no breast tissue (all-zero canvas)")
-            x = to_input(img, mean, std)
-            if head is not None:
-                prob, geo = dense_prob(head, x, patch, pos)
-            else:
-                prob, geo = sliding_prob(model, x, patch, stride, batch_size, pos)
+            name = model_name(str(r["image_id"]), str(r["split"]), folds)
+            if crossfit:
+                row["model"] = name
+            if name not in models:
+                raise ValueError(f"no checkpoint for model {name} ({len(models) - 1} fold models loaded)")
+            prob, geo = models[name].prob(img, stride, batch_size)
             check_prob(prob, f"{r['image_id']} ({r['png']})")
             ay, ax = argmax_canvas(prob, geo)
             row.update(asdict(geo), prob_max=float(prob.max()), prob_mean=float(prob.mean()),
@@ -180,7 +226,8 @@ def run_shard(images: pd.DataFrame, checkpoint: str, prob_store: str, table_path
             table[k] = table[k].astype("Int64")  # rejected rows have no geometry: keep the others integral
     Path(table_path).parent.mkdir(parents=True, exist_ok=True)
     table.drop(columns=["seconds"]).to_csv(table_path, index=False)  # timings vary: keep them in the log
-    log.info("shard done: %d images, %.2f s/image (%s on %s)", len(table), table["seconds"].mean(), method, dev)
+    log.info("shard done: %d images, %.2f s/image (%s on %s, models %s)", len(table), table["seconds"].mean(),
+             method, dev, ", ".join(models))
     return table
 
 

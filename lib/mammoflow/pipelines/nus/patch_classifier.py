@@ -23,6 +23,7 @@ from mammoflow.evaluation.metrics import binary_metrics, write_json
 from mammoflow.evaluation.plots import plot_roc
 from mammoflow.io import png
 from mammoflow.pipelines.nus import patches
+from mammoflow.pipelines.nus.crossfit import held_out_studies
 from mammoflow.pipelines.nus.patch_model import (ARCHS, CLASSES, POOLINGS, TILE, build_model,
                                                  context_consistency_loss, load_model, normalise, trainable)
 from mammoflow.training import engine
@@ -226,19 +227,28 @@ class TrainOutputs:
 
 def train(train_csv: str | Path, test_csv: str | Path, outputs: TrainOutputs, cfg: ClassifierConfig,
           images_csv: str | Path | None = None, seed: int = 0, threads: int | None = None, code: str = "",
-          on_epoch_end=None, patch_tables: Sequence[str | Path] = (), canvas: str = "") -> dict[str, Any]:
+          on_epoch_end=None, patch_tables: Sequence[str | Path] = (), canvas: str = "",
+          folds_csv: str | Path | None = None, fold: int | None = None) -> dict[str, Any]:
     """Train the patch classifier with the staged schedule, pick the best epoch by val AUC, write test metrics.
 
     With cfg.context_px > 0 the training patches are cut from their canvases (`canvas`, a template with
     {image_id}) with that margin, located through the patch shard tables, for the context-consistency loss.
+    With `fold` (cross-fitting) the training patches of the studies of that fold of `folds_csv` are left out.
     """
     t_start = time.time()
     seed_all(seed, threads)
     dev = pick_device(cfg.device)
     tr = read_patch_csv(train_csv)
     te = read_patch_csv(test_csv)
+    held_out: set[str] = set()
+    if fold is not None:
+        held_out = held_out_studies(folds_csv, fold)
+        tr = tr[~np.isin(study_groups(tr, images_csv), sorted(held_out))].reset_index(drop=True)
+        log.info("cross-fitting fold %d: %d studies held out, %d training patches left", fold, len(held_out), len(tr))
     if tr.empty or tr["label"].nunique() < 2:
-        raise ConfigError(f"{train_csv}: training patches must contain both classes (got {tr['label'].value_counts().to_dict()})")
+        where = f" without fold {fold}'s studies (lower seed000.heatmaps.crossfit_folds)" if fold is not None else ""
+        raise ConfigError(f"{train_csv}: training patches{where} must contain both classes "
+                          f"(got {tr['label'].value_counts().to_dict()})")
     groups = study_groups(tr, images_csv)
     is_val = grouped_split(groups, tr["label"].astype(int).tolist(), cfg.val_fraction, seed)
     trn, val = tr[~is_val].reset_index(drop=True), tr[is_val].reset_index(drop=True)
@@ -287,6 +297,8 @@ def train(train_csv: str | Path, test_csv: str | Path, outputs: TrainOutputs, cf
                "n_train_studies": len(set(np.asarray(groups)[~is_val])), "n_val_studies": len(set(np.asarray(groups)[is_val])),
                "arch": cfg.arch, "tiled": cfg.tiled, "pooling": meta["pooling"], "pretrained": str(cfg.pretrained),
                "patch_size": patch_size, "norm": norm, "stages": [s.__dict__ for s in ecfg.stages], "seed": seed}
+    if fold is not None:
+        metrics.update(fold=int(fold), held_out_studies=sorted(held_out))
     write_json(outputs.metrics, metrics)
     pd.DataFrame({"path": te["path"], "image_id": te["image_id"], "label": labels, "score": np.round(p_test, 6)}) \
         .to_csv(outputs.predictions, index=False)

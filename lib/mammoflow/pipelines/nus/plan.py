@@ -91,6 +91,26 @@ class NusPlan:
         """The patch classifier that produces the heatmaps."""
         return f"results/{ds}/models/patch_classifier/{self.cfg['heatmaps']['patch_set']}/best.pt"
 
+    def crossfit_folds(self) -> int:
+        """k of the cross-fitted training heatmaps (1 = one model maps every image)."""
+        return int(self.cfg["heatmaps"]["crossfit_folds"])
+
+    def folds_table(self, ds: str) -> str:
+        """folds.csv: the study-grouped cross-fitting fold of every training image."""
+        return f"results/{ds}/models/patch_classifier/folds.csv"
+
+    def fold_checkpoints(self, ds: str) -> list[str]:
+        """The k fold patch classifiers of the heatmap patch set (none when crossfit_folds is 1)."""
+        k, ps = self.crossfit_folds(), self.cfg["heatmaps"]["patch_set"]
+        return [f"results/{ds}/models/patch_classifier/{ps}_fold{j}/best.pt" for j in range(k)] if k > 1 else []
+
+    def heatmap_models(self, ds: str, shard: str) -> dict[str, Any]:
+        """Models (and folds.csv) a heatmap shard job reads: the full one, the fold models for training images."""
+        out: dict[str, Any] = {"checkpoint": self.patch_checkpoint(ds)}
+        if self.fold_checkpoints(ds) and any(sp == "training" for _, sp in self.items(ds, shard)):
+            out.update(folds=self.folds_table(ds), fold_checkpoints=self.fold_checkpoints(ds))
+        return out
+
     def examples(self, ds: str, n: int = 2) -> set[str]:
         """The first test image ids of a dataset (their overlays and warps go into the report)."""
         if ds not in self._examples:
