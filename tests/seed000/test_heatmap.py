@@ -199,3 +199,31 @@ def test_probability_store_is_byte_reproducible_and_keyed_by_image(tmp_path):
     assert (tmp_path / "x.h5").read_bytes() == (tmp_path / "y.h5").read_bytes()
     assert np.array_equal(probmaps.read(tmp_path / "x.h5", "b"), maps["b"])
     assert np.isnan(probmaps.of_row({"prob_path": str(tmp_path / "y.h5"), "image_id": "a"})).all()
+
+
+@pytest.mark.slow
+def test_evaluation_reports_the_arg_max_hit_rate_of_both_methods(synth_dataset, tmp_path):
+    images_csv, _, _ = synth_dataset
+    items = _items(images_csv).head(3).reset_index(drop=True)
+    items["split"] = "test"
+    pngs = dict(zip(items["image_id"], items["png"]))
+    for tiled in (True, False):
+        ck = fake_checkpoint(tmp_path / f"best_{tiled}.pt", tiled=tiled, seed=3)
+        heatmap.run_shard(items, ck, str(tmp_path / f"p{tiled}.h5"), str(tmp_path / f"s{tiled}.csv"))
+        t = pd.read_csv(tmp_path / f"s{tiled}.csv", dtype={"image_id": str}).set_index("image_id")
+        a, b = items["image_id"][:2]
+        # image a: a box on the dense arg-max (a hit); image b: a box far from it (a miss); image c: no finding
+        ay, ax = t.loc[a, "argmax_y"], t.loc[a, "argmax_x"]
+        by, bx = t.loc[b, "argmax_y"], t.loc[b, "argmax_x"]
+        fy, fx = (5.0 if by > 96 else 180.0), (5.0 if bx > 80 else 150.0)
+        pd.DataFrame({"image_id": [a, b], "rymin": [ay - 2, fy], "rxmin": [ax - 2, fx], "rymax": [ay + 2, fy + 4],
+                      "rxmax": [ax + 2, fx + 4]}).to_csv(tmp_path / "f.csv", index=False)
+        r = heatmap.evaluate([str(tmp_path / f"s{tiled}.csv")], str(tmp_path / "f.csv"), str(tmp_path / "e.json"),
+                             dilate=0, checkpoint=ck, pngs=pngs, compare_max=3)
+        d = r["dense_vs_sliding"]
+        assert r["argmax_in_box"] == 1 and d["lesion_images"] == 2 and d["argmax_in_box_dense"] == 1
+        assert "argmax" not in d and json.loads((tmp_path / "e.json").read_text())["dense_vs_sliding"] == d
+        if tiled:  # the tiled model's dense map is the sliding map: same arg-max, same hit rate
+            assert d["argmax_in_box_sliding"] == 1 and d["argmax_in_box_rate_sliding"] == 0.5
+        else:
+            assert d["argmax_in_box_sliding"] in (0, 1, 2)

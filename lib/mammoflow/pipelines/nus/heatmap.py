@@ -252,9 +252,7 @@ def evaluate(tables: Sequence[str], findings_csv: str, out_json: str, dilate: fl
         if boxes.empty:
             continue
         n += 1
-        y, x = float(r["argmax_y"]), float(r["argmax_x"])
-        hit = bool(((boxes["rxmin"] - dilate <= x) & (x <= boxes["rxmax"] + dilate)
-                    & (boxes["rymin"] - dilate <= y) & (y <= boxes["rymax"] + dilate)).any())
+        hit = _in_boxes(boxes, float(r["argmax_y"]), float(r["argmax_x"]), dilate)
         hits += hit
         if not hit:
             misses.append(r["image_id"])
@@ -262,27 +260,47 @@ def evaluate(tables: Sequence[str], findings_csv: str, out_json: str, dilate: fl
                            "argmax_in_box_rate": (hits / n) if n else None, "dilate_px": dilate,
                            "missed": misses}
     if compare_max and checkpoint and pngs:
-        res["dense_vs_sliding"] = compare_methods(checkpoint, [pngs[i] for i in t["image_id"][:compare_max]],
-                                                  threads=threads)
+        ids = list(t["image_id"][:compare_max])
+        cmp = compare_methods(checkpoint, [pngs[i] for i in ids], threads=threads)
+        # arg-max hit rates of both methods on the compared lesion images (the same images for both)
+        found = {m: 0 for m in ("dense", "sliding")}
+        lesion = 0
+        for i, peaks in zip(ids, cmp.pop("argmax", [])):
+            boxes = fnd[fnd["image_id"] == i]
+            if boxes.empty:
+                continue
+            lesion += 1
+            for m, (y, x) in peaks.items():
+                found[m] += _in_boxes(boxes, y, x, dilate)
+        cmp.update(lesion_images=lesion, **{f"argmax_in_box_{m}": found[m] for m in found},
+                   **{f"argmax_in_box_rate_{m}": (found[m] / lesion) if lesion else None for m in found})
+        res["dense_vs_sliding"] = cmp
     write_json(out_json, res)
     return res
+
+
+def _in_boxes(boxes: pd.DataFrame, y: float, x: float, dilate: float) -> bool:
+    """Whether canvas point (y, x) lies in one of the finding boxes dilated by `dilate` pixels."""
+    return bool(((boxes["rxmin"] - dilate <= x) & (x <= boxes["rxmax"] + dilate)
+                 & (boxes["rymin"] - dilate <= y) & (y <= boxes["rymax"] + dilate)).any())
 
 
 def compare_methods(checkpoint: str, pngs: Sequence[str], stride: int = NET_STRIDE,
                     threads: int = 1) -> dict[str, Any]:
     """Pearson correlation between dense and sliding maps (probabilities pooled over the images, per image, and
-    log-odds pooled) and the speed-up of the dense pass on these images."""
+    log-odds pooled), the largest difference and each image's arg-max on the canvas for both methods."""
     torch.set_num_threads(max(1, int(threads)))
     model, meta = load_patch_model(checkpoint)
     patch, pos = int(meta["patch_size"]), _positive_index(meta)
     head = DenseHead(model, patch).eval()
-    per, a_all, b_all, t_d, t_s = [], [], [], 0.0, 0.0
+    per, a_all, b_all, peaks, t_d, t_s = [], [], [], [], 0.0, 0.0
     for p in pngs:
         x = to_input(png.read_unit(p, np.uint16), meta["norm"]["mean"], meta["norm"]["std"])
         t0 = time.perf_counter()
-        a, _ = dense_prob(head, x, patch, pos)
+        a, geo_a = dense_prob(head, x, patch, pos)
         t1 = time.perf_counter()
-        b, _ = sliding_prob(model, x, patch, stride, 64, pos)
+        b, geo_b = sliding_prob(model, x, patch, stride, 64, pos)
+        peaks.append({"dense": argmax_canvas(a, geo_a), "sliding": argmax_canvas(b, geo_b)})
         t_d, t_s = t_d + t1 - t0, t_s + time.perf_counter() - t1
         per.append(correlation(a, b))
         a_all.append(a.ravel()); b_all.append(b.ravel())
@@ -293,7 +311,7 @@ def compare_methods(checkpoint: str, pngs: Sequence[str], stride: int = NET_STRI
     return {"images": len(pngs), "pooled_correlation": correlation(a, b),
             "pooled_logodds_correlation": correlation(_logit(a), _logit(b)),
             "mean_correlation": float(np.mean(per)), "min_correlation": float(min(per)), "per_image": per,
-            "max_abs_difference": float(np.abs(a - b).max())}
+            "max_abs_difference": float(np.abs(a - b).max()), "argmax": peaks}
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
