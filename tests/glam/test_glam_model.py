@@ -178,21 +178,6 @@ def test_global_map_frame_is_the_window_frame(pixel):
     assert abs(cy - y0 / sy) <= 1.5 and abs(cx - x0 / sx) <= 1.5, (cy, cx, y0 / sy, x0 / sx)
 
 
-def test_global_convs_use_the_originals_xavier_init():
-    """The original's ResNetV2.initialize draws every global-trunk conv from a Xavier normal; the saliency heads
-    (PostProcessingStandard) keep PyTorch's default (uniform, bound 1/sqrt(fan_in))."""
-    torch.manual_seed(0)
-    model = GLAM(glam_config(global_width=16))
-    convs = [m for m in model.global_module.backbone.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert len(convs) >= 10
-    for conv in convs:
-        out_c, in_c, kh, kw = conv.weight.shape
-        xavier = (2.0 / (in_c * kh * kw + out_c * kh * kw)) ** 0.5
-        assert conv.weight.std().item() == pytest.approx(xavier, rel=0.2), conv
-    for head in model.global_module.saliency_heads:
-        assert head.weight.abs().max().item() <= head.weight.shape[1] ** -0.5 + 1e-6
-
-
 def test_global_module_per_map_scores_average_to_y_global():
     torch.manual_seed(0)
     model = GLAM(SMALL).eval()

@@ -52,9 +52,6 @@ class GlobalNetwork(nn.Module):
         self.layer_list = nn.ModuleList(layers)
         self.final_bn = nn.BatchNorm2d(inplanes)
         self.out_channels = [w * 4, w * 8, w * 16]
-        for m in self.modules():   # the original's ResNetV2.initialize: Xavier-normal convolutions
-            if isinstance(m, nn.Conv2d):
-                nn.init.xavier_normal_(m.weight)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         h = self.first_pool(self.first_conv(x))
