@@ -176,3 +176,14 @@ def test_global_map_frame_is_the_window_frame(pixel):
     cy, cx = divmod(int(change.argmax()), w)
     sy, sx = SMALL.window[0] / h, SMALL.window[1] / w
     assert abs(cy - y0 / sy) <= 1.5 and abs(cx - x0 / sx) <= 1.5, (cy, cx, y0 / sy, x0 / sx)
+
+
+def test_global_module_per_map_scores_average_to_y_global():
+    torch.manual_seed(0)
+    model = GLAM(SMALL).eval()
+    x = torch.randn(2, 1, *SMALL.window)
+    with torch.no_grad():
+        y, sal = model.global_module(x)
+        y2, sal2, ys = model.global_module(x, per_map=True)
+    assert ys.shape == (3, 2, 2)
+    assert torch.allclose(ys.mean(0), y) and torch.allclose(y2, y) and torch.equal(sal2, sal)

@@ -81,7 +81,8 @@ class GlobalModule(nn.Module):
         self.saliency_heads = nn.ModuleList(
             nn.Conv2d(c, cfg.num_classes, 1, bias=False) for c in self.backbone.out_channels)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, per_map: bool = False):
+        """(y_global, mixed saliency); with per_map also the top-k score of each of the three maps."""
         feats = self.backbone(x)
         cam = self.cfg.cam_size
         maps = []
@@ -90,9 +91,9 @@ class GlobalModule(nn.Module):
             if tuple(logits.shape[-2:]) != tuple(cam):   # resize the logits, then the sigmoid (the original)
                 logits = F.interpolate(logits, size=cam, mode="bilinear", align_corners=False)
             maps.append(torch.sigmoid(logits))
-        y = torch.stack([top_t_percent_pool(m, self.cfg.percent_k) for m in maps]).mean(0)
+        ys = torch.stack([top_t_percent_pool(m, self.cfg.percent_k) for m in maps])
         sal = sum(w * m for w, m in zip(self.cfg.map_weights, maps))
-        return y, sal
+        return (ys.mean(0), sal, ys) if per_map else (ys.mean(0), sal)
 
 
 # ---------------------------------------------------------------- patch selection

@@ -44,7 +44,7 @@ def dataset_splits(exams: Sequence[Mapping[str, Any]], seed: int, val_fraction: 
 
 
 TRAIN_KEYS = ("epochs", "lr", "weight_decay", "batch_size", "pos_weight", "grad_clip", "augment", "val_fraction",
-              "test_fraction", "splits", "sparsity", "released", "pretrained_global", "pretrained_local", "score", "dice_threshold",
+              "test_fraction", "splits", "sparsity", "map_loss", "released", "pretrained_global", "pretrained_local", "score", "dice_threshold",
               "visualize")   # glam.train (defaults and meanings: workflow/schemas/glam.schema.yaml)
 
 

@@ -45,10 +45,12 @@ def _pos_weight(images: Sequence[GlamImage], mode: str) -> torch.Tensor | None:
 
 
 def _stage_loss(model: GLAM, stage: str, x: torch.Tensor, y: torch.Tensor,
-                pw: torch.Tensor | None, sparsity: float = 0.0) -> torch.Tensor:
+                pw: torch.Tensor | None, sparsity: float = 0.0, map_loss: str = "mean") -> torch.Tensor:
     """BCE of the stage's image scores + sparsity x the mean of its saliency maps (GMIC's L1 term; 0 = off)."""
     if stage == "global":
-        y_global, sal = model.global_module(x)
+        y_global, sal, ys = model.global_module(x, per_map=True)
+        if map_loss == "each":
+            return sum(_bce(yy, y, pw) for yy in ys) / len(ys) + sparsity * sal.mean()
         return _bce(y_global, y, pw) + sparsity * sal.mean()
     if stage == "local":
         with torch.no_grad():
@@ -93,8 +95,9 @@ class GlamTask(engine.Task):
     """The engine task of GLAM: per-stage parameters and modes, BCE of image scores, stage-wise val AUCs."""
 
     def __init__(self, augment: Mapping[str, Any], pos_weight: torch.Tensor | None, batch_size: int,
-                 sparsity: float = 0.0):
+                 sparsity: float = 0.0, map_loss: str = "mean"):
         self.augment, self.pos_weight, self.batch_size, self.sparsity = augment, pos_weight, batch_size, sparsity
+        self.map_loss = map_loss
         self.scope = "global"
 
     def parameters(self, model: GLAM, scope: str) -> list[nn.Parameter]:
@@ -125,7 +128,7 @@ class GlamTask(engine.Task):
         x, y = batch_tensors(batch, [np.random.default_rng(s) for s in seeds], self.augment)
         dev = next(model.parameters()).device
         pw = self.pos_weight.to(dev) if self.pos_weight is not None else None
-        loss = _stage_loss(model, self.scope, x.to(dev), y.to(dev), pw, self.sparsity)
+        loss = _stage_loss(model, self.scope, x.to(dev), y.to(dev), pw, self.sparsity, self.map_loss)
         opt = optimizers["main"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -166,7 +169,8 @@ def train_glam(train_images: Sequence[GlamImage], val_images: Sequence[GlamImage
         if interrupt_after is not None and len(done) >= interrupt_after:
             raise KeyboardInterrupt(f"interrupted after {len(done)} epochs (test hook)")
 
-    task = GlamTask(tcfg["augment"], _pos_weight(train_images, tcfg["pos_weight"]), bs, float(tcfg["sparsity"]))
+    task = GlamTask(tcfg["augment"], _pos_weight(train_images, tcfg["pos_weight"]), bs, float(tcfg["sparsity"]),
+                    str(tcfg["map_loss"]))
     res = engine.fit(engine.FitSpec(model, task, WindowSet(train_images), WindowSet(val_images) if val_images else None,
                                     ecfg, state_dir, {"model_config": model_cfg.to_dict()}, fp, dev, tb_dir,
                                     collate=WindowSet.collate, on_epoch_end=interrupt))
