@@ -344,31 +344,27 @@ def get_heatmap_pngs(wildcards):
     return NUS.pngs(wildcards.dataset)
 
 
-def get_whole_image_input(wildcards):
-    """Labels, heatmap tables, the patch classifier (init) and, for warped runs, the warp shard tables."""
-    ds = wildcards.dataset
+def whole_image_inputs(ds, control, warped):
+    """Labels, heatmap tables, the patch classifier (init) and the warp shard tables of a warped or control run."""
     out = {"images": f"results/{ds}/tables/images.csv", "heat": heatmap_tables(ds)}
     if S000["whole_image"]["init"] == "patch_classifier":
         out["checkpoint"] = NUS.patch_checkpoint(ds)
-    if "control" in wildcards.keys():
-        out["warps"] = [f"results/{ds}/control_warps/{wildcards.control}/shards/{s}.csv" for s in NUS.shards(ds)]
-    elif "scale" in wildcards.keys():
+    if control:
+        out["warps"] = [f"results/{ds}/control_warps/{control}/shards/{s}.csv" for s in NUS.shards(ds)]
+    elif warped:
         out["warps"] = [f"results/{ds}/warps/shards/{s}.csv" for s in NUS.shards(ds)]
     return out
+
+
+def get_whole_image_input(wildcards):
+    """The inputs of a whole-image run named by its wildcards (scale/fwhm/lam, control)."""
+    return whole_image_inputs(wildcards.dataset, wildcards.get("control"), "scale" in wildcards.keys())
 
 
 def get_whole_image_seed_input(wildcards):
     """The inputs of a run named by the run wildcard (unwarped, shuffled, [control_]scale.._fwhm.._lam..)."""
-    ds = wildcards.dataset
-    out = {"images": f"results/{ds}/tables/images.csv", "heat": heatmap_tables(ds)}
-    if S000["whole_image"]["init"] == "patch_classifier":
-        out["checkpoint"] = NUS.patch_checkpoint(ds)
     run = mf_nus.parse_run(wildcards.run)
-    if run["control"]:
-        out["warps"] = [f"results/{ds}/control_warps/{run['control']}/shards/{s}.csv" for s in NUS.shards(ds)]
-    elif run["scale"]:
-        out["warps"] = [f"results/{ds}/warps/shards/{s}.csv" for s in NUS.shards(ds)]
-    return out
+    return whole_image_inputs(wildcards.dataset, run["control"], run["scale"] is not None)
 
 
 def get_whole_image_runs(wildcards):

@@ -9,12 +9,12 @@ from typing import Mapping, Sequence
 import cv2
 import numpy as np
 import pandas as pd
-import torch
 
 from mammoflow.core.naming import fmt_num
 from mammoflow.io import png, probmaps
 from mammoflow.pipelines.nus import warp
 from mammoflow.pipelines.nus.saliency import saliency
+from mammoflow.pipelines.nus.warps import write_warp
 from mammoflow.pipelines.nus.windows import geometry_from_row
 
 CONTROLS = ("oracle", "random_heat")
@@ -127,17 +127,14 @@ def run_shard(kinds: Sequence[str], heat_table: str, findings_csv: str, pngs: Ma
             else:
                 gh, gw = warp.grid_shape(H, W, long_side)
                 sal, source = np.full((gh, gw), 1.0 / (gh * gw)), "identity"
-            coarse = warp.blended_grid(torch.as_tensor(sal), float(fwhm), float(lam))
-            out = warp.sample(canvas, warp.upsample_grid(coarse, H, W)).numpy()
             wp = warp_out.format(control=kind, split=r["split"], image_id=r["image_id"], scale=fmt_num(scale),
                                  fwhm=fmt_num(fwhm), lam=fmt_num(lam))
-            png.write(wp, np.clip(np.rint(out * 65535.0), 0, 65535).astype(np.uint16))
-            disp = (coarse - warp.identity_grid(*coarse.shape[:2])).abs()
+            _, shift = write_warp(canvas, sal, float(fwhm), float(lam), wp)
             rows[kind].append({"image_id": r["image_id"], "split": r["split"], "control": kind,
                                "scale": fmt_num(scale), "fwhm": fmt_num(fwhm), "lam": fmt_num(lam),
                                "warp_path": wp, "source": source, "status": "ok" if ok else "identity",
                                "reason": "" if ok else f"heatmap rejected: {r['reason']}",
-                               "max_shift": round(float(disp.max()), 6)})
+                               "max_shift": shift})
     for kind in kinds:
         Path(tables_out[kind]).parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(rows[kind]).to_csv(tables_out[kind], index=False)

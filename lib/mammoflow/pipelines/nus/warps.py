@@ -15,6 +15,15 @@ from mammoflow.pipelines.nus.saliency import shard_saliency
 from mammoflow.pipelines.nus.windows import table_row
 
 
+def write_warp(canvas: np.ndarray, sal: np.ndarray, fwhm: float, lam: float, out: str) -> tuple[torch.Tensor, float]:
+    """Warp a canvas by a saliency mass and write it as a 16-bit PNG; the coarse grid and its largest shift."""
+    H, W = canvas.shape
+    coarse = warp.blended_grid(torch.as_tensor(sal), fwhm, lam)
+    warped = warp.sample(canvas, warp.upsample_grid(coarse, H, W)).numpy()
+    png.write(out, np.clip(np.rint(warped * 65535.0), 0, 65535).astype(np.uint16))
+    return coarse, round(float((coarse - warp.identity_grid(*coarse.shape[:2])).abs().max()), 6)
+
+
 def run_shard(heat_table: str, pngs: dict[str, str], scales, fwhms, lams, long_side: int, warp_out: str,
               grid_out: str | None, table_out: str, grid_format: str = "coarse") -> None:
     """Warps (and grids, unless grid_out is None) of one shard for every (scale, FWHM, lambda).
@@ -35,21 +44,17 @@ def run_shard(heat_table: str, pngs: dict[str, str], scales, fwhms, lams, long_s
                 for lam in lams:
                     kw = dict(split=r["split"], image_id=r["image_id"], scale=fmt_num(s), fwhm=fmt_num(f),
                               lam=fmt_num(lam))
-                    coarse = warp.blended_grid(torch.as_tensor(sal), float(f), float(lam))
-                    full = warp.upsample_grid(coarse, H, W)
-                    out = warp.sample(canvas, full).numpy()
                     wp = warp_out.format(**kw)
-                    png.write(wp, np.clip(np.rint(out * 65535.0), 0, 65535).astype(np.uint16))
+                    coarse, shift = write_warp(canvas, sal, float(f), float(lam), wp)
                     gp = grid_out.format(**kw) if grid_out else ""
                     if gp:
                         Path(gp).parent.mkdir(parents=True, exist_ok=True)
                         warp.save_grid(gp, coarse, H, W, grid_format)
-                    disp = (coarse - warp.identity_grid(*coarse.shape[:2])).abs()
                     rows.append({"image_id": r["image_id"], "split": r["split"], "scale": fmt_num(s),
                                  "fwhm": fmt_num(f), "lam": fmt_num(lam), "warp_path": wp, "grid_path": gp,
                                  "status": "ok" if ok else "identity",
                                  "reason": "" if ok else f"heatmap rejected: {r['reason']}",
-                                 "max_shift": round(float(disp.max()), 6)})
+                                 "max_shift": shift})
     Path(table_out).parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(table_out, index=False)
 
