@@ -71,6 +71,7 @@ def run_gan(pairs_csv: str, features_pth: str, out_ckpt: str, grid_png: str, sam
     seed_all(seed, threads)
     pairs = pd.read_csv(pairs_csv, dtype={"image_id": str, "pair_id": str})
     train, ref = (lesion_patches(_split(pairs, s), cfg.size) for s in ("training", "test"))
+    tissue = lesion_patches(_split(pairs, "test"), cfg.size, lesion=False)
     model = PatchGan(cfg.latent, cfg.channels, cfg.size)
     fp = f"gan-{cfg}-{seed}-{len(train)}"
     _fit(model, GanTask(), Patches(train), cfg.epochs, cfg.lr, batch_size, 0, out_ckpt.rsplit(".", 1)[0], seed, fp)
@@ -87,6 +88,9 @@ def run_gan(pairs_csv: str, features_pth: str, out_ckpt: str, grid_png: str, sam
            "reference": f"{len(ref)} held-out test lesion patches", "size": cfg.size,
            "fid_gan": frechet_distance(e_fake[:n], e_ref), "fid_noise": frechet_distance(e_noise[:n], e_ref),
            "fid_real_vs_real": frechet_distance(e_real[:n], e_ref), "n_generated": int(n), "n_real_train": len(train)}
+    if len(tissue) > 1:  # lesion-free test tissue: how far a real patch without a lesion lies from the lesions
+        out["fid_real_tissue"] = frechet_distance(embed(f, tissue), e_ref)
+        out["n_real_tissue"] = len(tissue)
     write_json(fid_json, out)
     log.info("FID GAN %.3g, noise %.3g, real-vs-real %.3g", out["fid_gan"], out["fid_noise"], out["fid_real_vs_real"])
     return out
