@@ -43,7 +43,11 @@ def test_cascade_targets_and_checkpoints(wd):
     m1 = json.loads((s1 / "metrics.json").read_text())
     assert set(m1["test"]) >= {"dice_background", "dice_adipose", "dice_fibroglandular", "dice_pectoral"}
     m2 = json.loads((s2 / "metrics.json").read_text())
-    assert {"dice_lesion", "detection_rate", "brightest_baseline"} <= set(m2["test"])
+    assert {"dice_lesion", "detection_rate", "brightest_baseline", "full_size"} <= set(m2["test"])
+    assert {"dice_lesion", "detection_rate"} <= set(m2["test"]["full_size"])
+    assert any(k.startswith("dice_lesion_") for k in m2["test"])  # per finding category (findings.csv)
+    dice = pd.read_csv(wd / "results/cbis_t/cascade/dice.csv")
+    assert {"full_size_dice_lesion", "dice_lesion"} <= set(dice.loc[dice["stage"] == "2 lesion", "metric"])
     for p in (s1 / "best_stage1.pth", s2 / "best_stage2.pth"):
         model, size = load_stage(p)  # strict load
         assert size[0] in (32, 64)

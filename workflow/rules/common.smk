@@ -448,10 +448,11 @@ def get_cascade_stage1_input(wildcards):
 
 
 def get_cascade_stage2_input(wildcards):
-    """Images table, preprocess shard tables (canvases, lesion and breast masks) and the stage-1 model."""
+    """Images and findings tables, preprocess shard tables (canvases, lesion and breast masks), stage-1 model."""
     ds = wildcards.dataset
     return {
         "images": f"results/{ds}/tables/images.csv",
+        "findings": f"results/{ds}/tables/findings.csv",
         "shards": shard_tables(ds, "preprocess"),
         "stage1": CASCADE_PLAN.stage1_checkpoint(),
     }

@@ -5,4 +5,4 @@ from mammoflow.pipelines.cascade import stages
 setup_logging(snakemake)
 i, o, p = snakemake.input, snakemake.output, snakemake.params
 stages.train_stage2(i.images, p.canvas, p.lesion, p.breast, i.stage1, dict(o.items()), p.stage, p.model,
-                    p.pretrained, p.seed, p.state_dir, snakemake.threads, p.code)
+                    p.pretrained, p.seed, p.state_dir, snakemake.threads, p.code, i.findings)

@@ -60,6 +60,33 @@ def crop(a: np.ndarray, box: Box, shape: tuple[int, int], nearest: bool = False)
     return resize(a[box.r0:box.r1, box.c0:box.c1], shape, nearest)
 
 
+def resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A binary mask resized to (rows, cols) so that small lesions survive (uint8 0/1).
+
+    Downsampling: a target pixel is lesion where the area-averaged coverage is >= 0.5 (the area-faithful
+    rule, unlike nearest neighbour, which samples one source pixel and can miss a small component entirely);
+    every 8-connected component of the source that would vanish keeps its best-covered target pixel(s), so no
+    lesion (a calcification speck, a small mass) is erased. Upsampling and same size: nearest neighbour."""
+    m = np.ascontiguousarray(mask > 0).astype(np.uint8)
+    rows, cols = shape
+    if m.shape == (rows, cols) or rows > m.shape[0] or cols > m.shape[1] or not m.any():
+        return cv2.resize(m, (cols, rows), interpolation=cv2.INTER_NEAREST_EXACT) if m.shape != (rows, cols) \
+            else m.copy()
+    cover = cv2.resize(m.astype(np.float32), (cols, rows), interpolation=cv2.INTER_AREA)
+    out = (cover >= 0.5).astype(np.uint8)
+    n, labels = cv2.connectedComponents(m, connectivity=8)
+    for k in range(1, n):
+        comp = cv2.resize((labels == k).astype(np.float32), (cols, rows), interpolation=cv2.INTER_AREA)
+        if not (out.astype(bool) & (comp >= 0.5)).any():
+            out[comp >= comp.max() - 1e-6] = 1
+    return out
+
+
+def crop_mask(mask: np.ndarray, box: Box, shape: tuple[int, int]) -> np.ndarray:
+    """The box of a binary mask, resized to shape with resize_mask (small lesions survive)."""
+    return resize_mask(mask[box.r0:box.r1, box.c0:box.c1], shape)
+
+
 def paste_back(crop_map: np.ndarray, box: Box, full_shape: tuple[int, int]) -> np.ndarray:
     """A crop-space map resized to the box and placed there in a zero image of full_shape (float32)."""
     out = np.zeros(full_shape, dtype=np.float32)

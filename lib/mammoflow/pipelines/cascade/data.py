@@ -13,7 +13,7 @@ from mammoflow.core.errors import ImageRejected
 from mammoflow.core.paths import confined
 from mammoflow.datasets import tissue
 from mammoflow.io import png
-from mammoflow.pipelines.cascade.crops import Box, crop, crop_box, resize
+from mammoflow.pipelines.cascade.crops import Box, crop, crop_box, crop_mask, resize
 
 N_CLASSES = 4
 
@@ -107,6 +107,6 @@ def lesion_crops(items: Sequence[tuple[str, str, str, str]], fgt_of: Callable[[n
         box = crop_box(fgt_of(img), breast > 0, margin)
         out.ids.append(image_id)
         out.images.append(crop(img, box, shape))
-        out.masks.append(crop(les.astype(np.uint8), box, shape, nearest=True))
+        out.masks.append(crop_mask(les, box, shape))
         out.boxes.append(box)
     return out

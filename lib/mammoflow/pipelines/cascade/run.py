@@ -41,7 +41,8 @@ def _flat(prefix: str, d: Mapping[str, Any]) -> dict[str, Any]:
 
 def run_summary(stage1_metrics: str, stage2_metrics: str, tables: Sequence[str], rejected: Sequence[str],
                 out_csv: str, out_rejected: str) -> None:
-    """dice.csv (stage-1 per-class Dice, stage-2 lesion Dice/detection vs the brightest-pixel baseline, fallbacks)
+    """dice.csv (stage-1 per-class Dice, stage-2 lesion Dice/detection at the crop size, per finding category and
+    at full size (full_size_*), vs the brightest-pixel baseline; fallbacks)
     and the dataset's cascade rejections in one table."""
     rejections.combine(list(rejected), out_rejected)
     s1, s2 = json.loads(Path(stage1_metrics).read_text()), json.loads(Path(stage2_metrics).read_text())
@@ -51,10 +52,9 @@ def run_summary(stage1_metrics: str, stage2_metrics: str, tables: Sequence[str],
             rows += [{"stage": "1 tissue", "part": part, "metric": k, "value": v} for k, v in s1[part].items()]
         if part in s2:
             base = s2[part].get("brightest_baseline", {})
-            rows += [{"stage": "2 lesion", "part": part, "metric": k, "value": v}
-                     for k, v in _flat("", s2[part]).items()]
-            rows += [{"stage": "2 baseline (brightest pixels)", "part": part, "metric": k, "value": v}
-                     for k, v in _flat("", base).items()]
+            for stage, d in (("2 lesion", s2[part]), ("2 baseline (brightest pixels)", base)):
+                flat = {**_flat("", d), **_flat("full_size_", d.get("full_size", {}))}
+                rows += [{"stage": stage, "part": part, "metric": k, "value": v} for k, v in flat.items()]
     preds = pd.concat([pd.read_csv(t, keep_default_na=False) for t in tables], ignore_index=True)
     ok = preds[preds["status"] == "ok"]
     rows.append({"stage": "cascade", "part": "all", "metric": "images", "value": int(len(ok))})

@@ -13,7 +13,9 @@ import torch
 
 from mammoflow.core import rejections
 from mammoflow.evaluation.metrics import write_json
+from mammoflow.io import png
 from mammoflow.pipelines.cascade import data, segtrain
+from mammoflow.pipelines.cascade.crops import Box, paste_back
 from mammoflow.pipelines.cascade.infer import load_stage
 from mammoflow.pipelines.cascade.segtrain import StageConfig, lesion_scores, predict_logits, tissue_scores
 from mammoflow.training.checkpoints import load_checkpoint, save_atomic
@@ -84,10 +86,50 @@ def brightest_baseline(images: list[np.ndarray], masks: list[np.ndarray], fracti
     return np.stack(out)
 
 
+def full_size_scores(crop_maps: np.ndarray, boxes: list[Box], full_masks: list[np.ndarray],
+                     threshold: float = 0.5) -> dict[str, float]:
+    """lesion_scores of crop-space maps pasted back into their boxes at full size against the full-size masks
+    (lesion pixels the crop box cut off count as misses), as the cascade's cancer_prob maps are judged."""
+    dices, hits, inter, total = [], [], 0, 0
+    for m, b, g in zip(crop_maps, boxes, full_masks):
+        p = paste_back(m, b, g.shape) >= threshold
+        g = g.astype(bool)
+        i, s = int((p & g).sum()), int(p.sum() + g.sum())
+        inter, total = inter + i, total + s
+        if g.any():
+            dices.append(2.0 * i / s)
+            hits.append(i > 0)
+    return {"dice_lesion": float(np.mean(dices)) if dices else float("nan"), "dice_pooled": 2.0 * inter / max(total, 1),
+            "detection_rate": float(np.mean(hits)) if hits else float("nan"), "n_lesion_images": len(dices)}
+
+
+def image_categories(findings_csv: str | Path | None, ids: list[str]) -> list[str]:
+    """Per image the finding category (findings.csv 'category': mass, calcification, ...), 'mixed' when an image
+    has several, '' when unknown."""
+    if not findings_csv or not Path(findings_csv).exists():
+        return [""] * len(ids)
+    f = pd.read_csv(findings_csv, dtype=str, keep_default_na=False)
+    cats = f.groupby("image_id")["category"].agg(lambda c: sorted(set(c) - {""})).to_dict()
+    return [("mixed" if len(c) > 1 else c[0]) if (c := cats.get(i, [])) else "" for i in ids]
+
+
+def lesion_report(prob: np.ndarray, truth: np.ndarray, boxes: list[Box], full: list[np.ndarray],
+                  categories: list[str]) -> dict[str, Any]:
+    """Crop-size lesion scores, per finding category, and the full-size scores of the pasted-back maps."""
+    out: dict[str, Any] = lesion_scores(prob, truth)
+    for c in sorted(set(categories) - {""}):
+        sel = np.array([k == c for k in categories])
+        out[f"dice_lesion_{c}"] = lesion_scores(prob[sel], truth[sel])["dice_lesion"]
+        out[f"n_{c}"] = int(sel.sum())
+    out["full_size"] = full_size_scores(prob, boxes, full)
+    return out
+
+
 def train_stage2(images_csv: str, canvas: str, lesion_tmpl: str, breast_tmpl: str, stage1: str,
                  out: Mapping[str, str], cfg: Mapping[str, Any], model_name: str, pretrained: str, seed: int,
-                 state_dir: str, threads: int = 1, code: str = "") -> dict[str, Any]:
-    """Stage 2 on FGT crops of stage 1 (margin, resized) as at inference; metrics incl. the brightest baseline."""
+                 state_dir: str, threads: int = 1, code: str = "", findings_csv: str | None = None) -> dict[str, Any]:
+    """Stage 2 on FGT crops of stage 1 (margin, resized) as at inference; metrics incl. the brightest baseline,
+    Dice per finding category (findings_csv) and at full size (maps pasted back into the crop box)."""
     sc = StageConfig.from_config(cfg)
     torch.set_num_threads(threads)
     df = split_rows(images_csv, sc.val_fraction, seed)
@@ -113,9 +155,11 @@ def train_stage2(images_csv: str, canvas: str, lesion_tmpl: str, breast_tmpl: st
             x = _ds(parts[k]).tensors[0]
             prob = predict_logits(model, x, sc.batch_size, torch.device("cpu"))[:, 0].sigmoid().numpy()
             truth = np.stack(parts[k].masks)
-            metrics[k] = lesion_scores(prob, truth)
-            metrics[k]["brightest_baseline"] = lesion_scores(brightest_baseline(parts[k].images, parts[k].masks,
-                                                                                frac), truth)
+            full = [png.read(lesion_tmpl.format(image_id=i)) > 0 for i in parts[k].ids]
+            cats = image_categories(findings_csv, parts[k].ids)
+            base = brightest_baseline(parts[k].images, parts[k].masks, frac)
+            metrics[k] = lesion_report(prob, truth, parts[k].boxes, full, cats)
+            metrics[k]["brightest_baseline"] = lesion_report(base, truth, parts[k].boxes, full, cats)
     metrics["history"] = result.history
     write_json(out["metrics"], metrics)
     rejections.write(out["rejected"], pairs.rejected)
