@@ -7,7 +7,7 @@ dataset) and evaluation (evaluate.psnr_ssim, speck_study, calcification_recall) 
 
 Run after `snakemake results/inbreast_synth/superres/pairs.csv` (demo config):
     OMP_NUM_THREADS=1 PYTHONPATH=lib python benchmarks/superres_budget.py --steps 160 500 1000 2000 4000
-Writes benchmarks/out/superres_budget_{skip}_c{channels}_b{blocks}_lr{lr}.json (one row per checkpoint step).
+Writes benchmarks/out/superres_budget_{skip}_c{channels}_b{blocks}_lr{lr}_th{tophat_weight}.json (one row per checkpoint step).
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def evaluate(g: SRResNet, test: pd.DataFrame, scale: int, cfg: EvalConfig, extra
 
 def write(a: argparse.Namespace, scale: int, n_train: int, n_test: int, rows: list[dict]) -> None:
     """benchmarks/out/superres_budget_{skip}_c{channels}_b{blocks}_lr{lr}.json with every checkpoint so far."""
-    out = Path("benchmarks/out") / f"superres_budget_{a.skip}_c{a.channels}_b{a.blocks}_lr{a.lr:g}.json"
+    out = Path("benchmarks/out") / f"superres_budget_{a.skip}_c{a.channels}_b{a.blocks}_lr{a.lr:g}_th{a.tophat_weight:g}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"dataset": a.dataset, "scale": scale, "train_pairs": n_train, "test_pairs": n_test,
                                "args": vars(a), "rows": rows}, indent=1))
@@ -68,6 +68,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1999)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--fp-per-pair", type=float, default=0.5)
+    ap.add_argument("--tophat-weight", type=float, default=0.0, help="superres.train.tophat_weight (option; 0 = off)")
     ap.add_argument("--srgan-steps", type=int, nargs="*", default=[],
                     help="then adversarial steps (SRGANTask: content loss on the dataset's features.pth + adversarial)")
     ap.add_argument("--srgan-lr", type=float, default=1e-4)
@@ -82,7 +83,7 @@ def main() -> None:
     cfg = EvalConfig(tophat_radius=3, match_px=5.0, fp_per_pair=a.fp_per_pair, figures=0)
     g = SRResNet(scale, a.channels, a.blocks, a.skip)
     opt = torch.optim.Adam(g.parameters(), lr=a.lr)
-    task, gen = SRResNetTask(), torch.Generator().manual_seed(a.seed)
+    task, gen = SRResNetTask(a.tophat_weight, 3), torch.Generator().manual_seed(a.seed)
     rows, step, t0 = [], 0, time.perf_counter()
     def batch() -> tuple[torch.Tensor, ...]:
         idx = torch.randint(0, len(train), (a.batch,), generator=gen)

@@ -66,3 +66,21 @@ def test_speck_detector_recall_at_a_fixed_false_positive_rate():
     assert out["hr"]["recall_at_fp"] == 1.0
     assert out["bicubic"]["recall_at_hr_threshold"] < 1.0
     assert ev.recall_at_fp(np.array([5.0, 3.0, 1.0]), np.array([4.0, 2.0]), 2, 0.5) == (2 / 3, 2.0)
+
+
+def test_tophat_option_keeps_specks_and_drops_smooth_structure():
+    x = torch.zeros(1, 1, 32, 32)
+    x[..., 8:24, 8:24] = 0.5  # a broad plateau: no top-hat response inside it
+    x[..., 4, 4] = 1.0  # a one-pixel speck: kept whole
+    th = train.white_tophat(x, 3)
+    assert float(th[..., 4, 4]) == 1.0 and float(th[..., 10:22, 10:22].abs().max()) == 0.0
+    x.requires_grad_(True)
+    train.white_tophat(x, 3).sum().backward()
+    assert float(x.grad[..., 4, 4]) > 0  # differentiable where it matters
+    hr, sr = torch.rand(2, 1, 16, 16), torch.rand(2, 1, 16, 16)
+    model = lambda lr: sr  # noqa: E731  (a fixed "SR" output: compare the two losses on it)
+    gen = torch.Generator().manual_seed(0)
+    plain = train.SRResNetTask().loss(model, (hr, hr, None), gen)
+    gen = torch.Generator().manual_seed(0)
+    weighted = train.SRResNetTask(5.0, 2).loss(model, (hr, hr, None), gen)
+    assert float(weighted) > float(plain)

@@ -56,6 +56,8 @@ class TrainConfig:
     srgan_lr: float
     adv_weight: float
     pixel_weight: float
+    tophat_weight: float
+    tophat_px: int
 
 
 class PairSet(Dataset):
@@ -105,14 +107,29 @@ class FeatureTask(engine.Task):
         return F.cross_entropy(model(hr), y)
 
 
+def white_tophat(x: torch.Tensor, px: int) -> torch.Tensor:
+    """x minus its grey opening by a (2 px + 1)-square: the small bright structures of x (differentiable)."""
+    k = 2 * px + 1
+    eroded = -F.max_pool2d(F.pad(-x, (px,) * 4, mode="replicate"), k, stride=1)
+    return x - F.max_pool2d(F.pad(eroded, (px,) * 4, mode="replicate"), k, stride=1)
+
+
 class SRResNetTask(engine.Task):
-    """MSE between SR and HR."""
+    """MSE between SR and HR (+ optionally between their white top-hats)."""
+
+    def __init__(self, tophat_weight: float = 0.0, tophat_px: int = 3):
+        self.tophat_weight, self.tophat_px = tophat_weight, tophat_px
 
     def loss(self, model: nn.Module, batch: Any, gen: torch.Generator) -> torch.Tensor:
-        """Pixel MSE of an augmented batch."""
+        """Pixel MSE of an augmented batch (+ top-hat MSE when tophat_weight > 0)."""
         lr, hr, _ = batch
         lr, hr = augment(gen, lr, hr)
-        return F.mse_loss(model(lr), hr)
+        sr = model(lr)
+        loss = F.mse_loss(sr, hr)
+        if self.tophat_weight > 0:
+            loss = loss + self.tophat_weight * F.mse_loss(white_tophat(sr, self.tophat_px),
+                                                          white_tophat(hr, self.tophat_px))
+        return loss
 
 
 class SRGANTask(engine.Task):
@@ -189,7 +206,7 @@ def run_train(kind: str, pairs_csv: str, out_pth: str, history_csv: str, model_c
         save_model(model, out_pth, {"kind": "features", "channels": mc.feature_channels})
     elif kind == "srresnet":
         model = SRResNet(scale, mc.channels, mc.blocks, mc.skip)
-        res = _fit(model, SRResNetTask(), data, tc.srresnet_epochs, tc.srresnet_lr, tc, out_dir, seed, fp, dev)
+        res = _fit(model, SRResNetTask(tc.tophat_weight, tc.tophat_px), data, tc.srresnet_epochs, tc.srresnet_lr, tc, out_dir, seed, fp, dev)
         save_model(model, out_pth, {**gmeta, "stage": "srresnet"})
     else:
         g = load_generator(srresnet, scale).train()
