@@ -176,3 +176,13 @@ def test_run_sliding_mode_writes_maps_in_the_scaled_frame(small, tmp_path):
     assert not rej and len(table) == test["image_id"].nunique()
     m = np.load(tmp_path / "cam" / f"{table['image_id'].iloc[0]}.npy")
     assert m.shape == (80, 64) and float(m.max()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_pointing_summary_with_wilson_intervals():
+    t = pd.DataFrame({"hit": [1, 1, 0, 0, "", ""], "centre_hit": [0, 1, 0, 0, "", ""]})
+    s = gradcam.pointing_summary(t)
+    assert s["n_malignant_images"] == 4 and s["pointing_game"] == 0.5 and s["centre_baseline"] == 0.25
+    lo, hi = s["pointing_game_ci"]
+    assert lo == pytest.approx(0.1500, abs=1e-4) and hi == pytest.approx(0.8500, abs=1e-4)  # Wilson, 2 of 4
+    assert gradcam.wilson(0, 8)[0] == 0.0 and gradcam.wilson(8, 8)[1] == 1.0
+    assert np.isnan(gradcam.pointing_summary(t.iloc[4:])["pointing_game"])

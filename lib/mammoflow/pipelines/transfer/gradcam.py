@@ -235,13 +235,25 @@ def run(samples: pd.DataFrame, model: nn.Module, backbone: str, cfg: TransferCon
     return pd.DataFrame(rows, columns=POINTING_COLUMNS), rej
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score 95 % interval of a proportion k / n (nan without trials)."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    p, d = k / n, 1 + z * z / n
+    mid, half = (p + z * z / (2 * n)) / d, z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return float(max(mid - half, 0.0)), float(min(mid + half, 1.0))
+
+
 def pointing_summary(table: pd.DataFrame) -> dict[str, Any]:
-    """Pointing-game accuracy of the Grad-CAM peak and of the centre-of-breast baseline on malignant images."""
+    """Pointing-game accuracy of the Grad-CAM peak and of the centre-of-breast baseline on malignant images, with
+    Wilson 95 % intervals (images counted as independent; two views of a patient are not quite)."""
     t = table[table["hit"].astype(str) != ""]
     n = int(len(t))
-    g = float(pd.to_numeric(t["hit"]).mean()) if n else float("nan")
-    c = float(pd.to_numeric(t["centre_hit"]).mean()) if n else float("nan")
-    out = {"n_malignant_images": n, "pointing_game": g, "centre_baseline": c, "margin": g - c}
+    k, kc = int(pd.to_numeric(t["hit"]).sum()), int(pd.to_numeric(t["centre_hit"]).sum())
+    g = k / n if n else float("nan")
+    c = kc / n if n else float("nan")
+    out = {"n_malignant_images": n, "pointing_game": g, "pointing_game_ci": list(wilson(k, n)),
+           "centre_baseline": c, "centre_baseline_ci": list(wilson(kc, n)), "margin": g - c}
     if not n:
         out["note"] = "no malignant test image with a lesion box: the pointing game is undefined"
     return out
