@@ -154,9 +154,12 @@ def window_starts(n: int, side: int, step: int) -> list[int]:
 def sliding_map(cam: GradCAM, canvas: np.ndarray, breast: np.ndarray, side: int, step: int, cfg: TransferConfig,
                 device: torch.device, path: str = "") -> tuple[np.ndarray, float, int]:
     """Grad-CAM aggregated over the square windows (side px every step px, centred in the breast) of a native
-    [0, 1] canvas, each prepared exactly like a training crop (zero-padded crop, CLAHE, resize): the mean of the
-    windows' raw maps (malignant-logit units, comparable across windows) in the canvas frame, restricted to the
-    breast and scaled to max 1; the highest window P(malignant); the number of windows."""
+    [0, 1] canvas, each prepared exactly like a training crop (zero-padded crop, CLAHE, resize): the mean over the
+    windows of P(malignant) x the window's [0, 1] Grad-CAM, in the canvas frame, restricted to the breast and
+    scaled to max 1; the highest window P(malignant); the number of windows.
+
+    Weighting by P matters: the windows' raw maps (ReLU of the positive part) are high on windows whose logit says
+    benign overall, and their mean peaked on the skin line on every benchmark image."""
     h, w = canvas.shape
     boxes = [(x0, y0, x0 + side, y0 + side) for y0 in window_starts(h, side, step)
              for x0 in window_starts(w, side, step) if breast[y0 + side // 2, x0 + side // 2]]
@@ -171,10 +174,10 @@ def sliding_map(cam: GradCAM, canvas: np.ndarray, breast: np.ndarray, side: int,
     acc, cnt, pmax = np.zeros((h, w), np.float64), np.zeros((h, w), np.float64), 0.0
     for i in range(0, len(xs), cfg.eval_batch_size):
         t = prep.to_model(torch.from_numpy(np.stack(xs[i:i + cfg.eval_batch_size]))[:, None].to(device))
-        maps, p = cam(t, 1, normalise=False)
+        maps, p = cam(t, 1)
         pmax = max(pmax, float(p.max()))
-        for m, (x0, y0, x1, y1) in zip(maps, kept[i:i + cfg.eval_batch_size]):
-            m = cv2.resize(m, (side, side), interpolation=cv2.INTER_LINEAR)
+        for m, pw, (x0, y0, x1, y1) in zip(maps, p, kept[i:i + cfg.eval_batch_size]):
+            m = float(pw) * cv2.resize(m, (side, side), interpolation=cv2.INTER_LINEAR)
             sy0, sx0, sy1, sx1 = max(y0, 0), max(x0, 0), min(y1, h), min(x1, w)
             acc[sy0:sy1, sx0:sx1] += m[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0]
             cnt[sy0:sy1, sx0:sx1] += 1
