@@ -155,7 +155,8 @@ def sliding_map(cam: GradCAM, canvas: np.ndarray, breast: np.ndarray, side: int,
                 device: torch.device, path: str = "") -> tuple[np.ndarray, float, int]:
     """Grad-CAM aggregated over the square windows (side px every step px, centred in the breast) of a native
     [0, 1] canvas, each prepared exactly like a training crop (zero-padded crop, CLAHE, resize): the mean over the
-    windows of P(malignant) x the window's [0, 1] Grad-CAM, in the canvas frame, restricted to the breast and
+    windows of P(malignant) x the window's Grad-CAM over its own maximum (not min-max stretched, so a flat map
+    stays flat), in the canvas frame, restricted to the breast and
     scaled to max 1; the highest window P(malignant); the number of windows.
 
     Weighting by P matters: the windows' raw maps (ReLU of the positive part) are high on windows whose logit says
@@ -174,10 +175,10 @@ def sliding_map(cam: GradCAM, canvas: np.ndarray, breast: np.ndarray, side: int,
     acc, cnt, pmax = np.zeros((h, w), np.float64), np.zeros((h, w), np.float64), 0.0
     for i in range(0, len(xs), cfg.eval_batch_size):
         t = prep.to_model(torch.from_numpy(np.stack(xs[i:i + cfg.eval_batch_size]))[:, None].to(device))
-        maps, p = cam(t, 1)
+        maps, p = cam(t, 1, normalise=False)
         pmax = max(pmax, float(p.max()))
         for m, pw, (x0, y0, x1, y1) in zip(maps, p, kept[i:i + cfg.eval_batch_size]):
-            m = float(pw) * cv2.resize(m, (side, side), interpolation=cv2.INTER_LINEAR)
+            m = float(pw) * cv2.resize(m / max(float(m.max()), 1e-12), (side, side), interpolation=cv2.INTER_LINEAR)
             sy0, sx0, sy1, sx1 = max(y0, 0), max(x0, 0), min(y1, h), min(x1, w)
             acc[sy0:sy1, sx0:sx1] += m[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0]
             cnt[sy0:sy1, sx0:sx1] += 1
