@@ -40,6 +40,9 @@ class TransferConfig:
     sensitivity: float
     gradcam_max_images: int
     gradcam_alpha: float
+    gradcam_mode: str
+    gradcam_step: float
+    background_negatives: float
     eval_batch_size: int
 
     @classmethod

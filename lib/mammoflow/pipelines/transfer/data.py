@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from scipy import ndimage
 from torch.utils.data import TensorDataset
 
 from mammoflow.core import rejections
@@ -126,6 +127,53 @@ def splits_job(images_csv: str, findings_csv: str, cfg: TransferConfig, seed: in
     Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
     s.to_csv(out_csv, index=False)
     rejections.write(out_rejected, rej)
+
+
+def _breast_pools(canvas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(y, x) of every breast pixel (non-zero) and of the breast's border pixels (skin line, chest wall; the
+    canvas edge counts as outside)."""
+    breast = np.pad(canvas > 0, 1)
+    border = breast & ~ndimage.binary_erosion(breast, iterations=2)
+    return np.argwhere(breast[1:-1, 1:-1]), np.argwhere(border[1:-1, 1:-1])
+
+
+def background_samples(samples: pd.DataFrame, fraction: float, seed: int, max_tries: int = 50) -> pd.DataFrame:
+    """Hard negatives for roi training: round(fraction x training samples) square crops of training images, sides
+    drawn from the training crops' sides, centred on a random breast pixel (every other one on the breast's
+    border: skin line or chest wall), overlapping no finding box of their image; split train, label 0.
+    Deterministic for a seed; fewer rows when max_tries x n draws do not find enough free places."""
+    tr = samples[samples["split"] == "train"]
+    n = int(round(fraction * len(tr)))
+    cols = SPLIT_COLUMNS
+    if n <= 0 or not len(tr):
+        return pd.DataFrame(columns=cols)
+    rng = np.random.default_rng([int(seed), 4004])
+    sides = np.maximum(tr["x1"] - tr["x0"], tr["y1"] - tr["y0"]).to_numpy(dtype=int)
+    images = tr.drop_duplicates("image_id").sort_values("image_id").reset_index(drop=True)
+    boxes = {i: g[["bx0", "by0", "bx1", "by1"]].dropna().to_numpy(float) for i, g in samples.groupby("image_id")}
+    pools: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    rows = []
+    for _ in range(max_tries * n):
+        if len(rows) == n:
+            break
+        im = images.iloc[int(rng.integers(len(images)))]
+        if im["image_id"] not in pools:
+            pools[im["image_id"]] = _breast_pools(png.read_unit(im["png_path"]))
+        pool = pools[im["image_id"]][len(rows) % 2 == 0]  # border on even rows, anywhere in the breast on odd
+        side = int(sides[int(rng.integers(len(sides)))])
+        if not len(pool):
+            continue
+        cy, cx = pool[int(rng.integers(len(pool)))]
+        x0, y0 = int(cx) - side // 2, int(cy) - side // 2
+        b = boxes.get(im["image_id"], np.zeros((0, 4)))
+        if len(b) and np.any((b[:, 0] < x0 + side) & (b[:, 2] > x0) & (b[:, 1] < y0 + side) & (b[:, 3] > y0)):
+            continue
+        rows.append({"sample_id": f"{im['image_id']}_bg{len(rows):04d}", "image_id": im["image_id"],
+                     "patient_id": im["patient_id"], "finding_id": "", "label": 0, "class": "background",
+                     "split": "train", "png_path": im["png_path"], "x0": x0, "y0": y0, "x1": x0 + side,
+                     "y1": y0 + side, "bx0": np.nan, "by0": np.nan, "bx1": np.nan, "by1": np.nan,
+                     "lesion_mask_path": im.get("lesion_mask_path", "")})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def load_sample(r: Any, cfg: TransferConfig, canvas: np.ndarray | None = None) -> np.ndarray:

@@ -33,7 +33,7 @@ def infer_images(paths: Sequence[str | Path], checkpoint: str | Path, cfg: Trans
     model.to(dev)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    cam = gradcam.GradCAM(model, models.cam_layer(model, str(ck["backbone"])))
+    cam = gradcam.GradCAM(model, models.cam_layer(model, str(ck["backbone"])), models.CAM_OFFSET[str(ck["backbone"])])
     rows, rej = [], []
     try:
         for p in paths:

@@ -18,6 +18,11 @@ BACKBONES = {
     "densenet121": (tvm.densenet121, tvm.DenseNet121_Weights.IMAGENET1K_V1),
 }
 N_CLASSES = 2
+STRIDE = 32  # output stride of the Grad-CAM layer of every backbone (input side / feature side)
+# Input pixel on which cell 0 of the Grad-CAM layer is centred (cell i: CAM_OFFSET + STRIDE * i): 0 where every
+# down-sampling step is a centred conv/max-pool (stride 2, padding k // 2), 14 for DenseNet's 2 x 2 average-pool
+# transitions (each adds half a pixel of its input: 0.5 * (8 + 16 + ... ) = 14 px at stride 32).
+CAM_OFFSET = {"efficientnet_b0": 0.0, "resnet50": 0.0, "densenet121": 14.0}
 
 
 def head(model: nn.Module, backbone: str) -> nn.Module:

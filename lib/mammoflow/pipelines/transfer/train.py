@@ -57,7 +57,13 @@ def fit_backbone(samples: pd.DataFrame, cfg: TransferConfig, backbone: str, out_
     s = samples[kept].reset_index(drop=True)
     y = s["label"].to_numpy().astype(int)
     tr, va = (s["split"] == "train").to_numpy(), (s["split"] == "val").to_numpy()
-    ds_tr, ds_va = data.tensor_dataset(x[tr], y[tr]), data.tensor_dataset(x[va], y[va])
+    x_tr, y_tr = x[tr], y[tr]
+    if cfg.background_negatives > 0 and cfg.inputs == "roi":  # hard negatives: training split only, class 0
+        bg = data.background_samples(samples, cfg.background_negatives, seed)
+        xb, _, _ = data.load_arrays(bg, cfg)  # a constant crop is skipped
+        x_tr, y_tr = np.concatenate([x_tr, xb]), np.concatenate([y_tr, np.zeros(len(xb), dtype=int)])
+        log.info("%d background negatives added to %d training samples", len(xb), int(tr.sum()))
+    ds_tr, ds_va = data.tensor_dataset(x_tr, y_tr), data.tensor_dataset(x[va], y[va])
     ecfg = engine.EngineConfig(stages=engine.stages_from_config(cfg.stages), batch_size=cfg.batch_size,
                                optimizer=cfg.optimizer, weight_decay=cfg.weight_decay,
                                sampler="weighted" if cfg.balance == "weighted_sampler" else "shuffle",
@@ -72,16 +78,17 @@ def fit_backbone(samples: pd.DataFrame, cfg: TransferConfig, backbone: str, out_
     model = models.build(backbone, cfg.pretrained)
     dev = pick_device(device)
     out = Path(out_dir)
-    result = engine.fit(engine.FitSpec(model, _task(cfg, backbone, y[tr]), ds_tr, ds_va if va.any() else None,
+    result = engine.fit(engine.FitSpec(model, _task(cfg, backbone, y_tr), ds_tr, ds_va if va.any() else None,
                                        ecfg, out, meta, fp, dev, tensorboard_dir=out / "tensorboard",
-                                       sample_weights=class_weights(y[tr].tolist()).tolist()))
+                                       sample_weights=class_weights(y_tr.tolist()).tolist()))
     best, _ = models.load(out / "best.pt", backbone)
     best.to(dev)
     prob = probabilities(best, x, dev, cfg.eval_batch_size)
     pred = s[["sample_id", "image_id", "patient_id", "split", "label"]].assign(prob=prob)
     write_json(out / "history.json", {"best_epoch": result.best_epoch, "best": result.best_metrics,
                                       "stopped_early": result.stopped_early, "history": result.history,
-                                      "n_train": int(tr.sum()), "n_val": int(va.sum()),
+                                      "n_train": int(tr.sum()),
+                                      "n_background_negatives": int(len(y_tr) - tr.sum()), "n_val": int(va.sum()),
                                       "n_test": int((s["split"] == "test").sum())})
     return best, pred, rej
 
