@@ -19,6 +19,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "transfer"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 from mammoflow.core.config import schema_defaults  # noqa: E402
 import torch  # noqa: E402
@@ -26,6 +27,7 @@ import torch  # noqa: E402
 from mammoflow.pipelines.transfer import baseline, evaluate, gradcam, models, train  # noqa: E402
 from mammoflow.pipelines.transfer.config import TransferConfig  # noqa: E402
 from mammoflow.pipelines.transfer.data import build_samples  # noqa: E402
+from bench_rows import auc_fields, write_rows  # noqa: E402
 
 
 def main() -> None:
@@ -60,16 +62,12 @@ def main() -> None:
         for model, p in ((a.backbone, pred), ("intensity_baseline", baseline.baseline_predictions(samples, cfg))):
             op = evaluate.evaluate(p, cfg.n_boot, cfg.sensitivity, a.seed)["operating_points"]["youden"]
             auc = op["roc_auc"]
-            rows.append({"data": name, "model": model, "clahe": clahe, "roc_auc": round(auc["value"], 4),
-                         "lo": round(auc["lo"], 4), "hi": round(auc["hi"], 4), "n_test": op["n"],
+            rows.append({"data": name, "model": model, "clahe": clahe, **auc_fields(auc), "n_test": op["n"],
                          "pointing_game": round(point["pointing_game"], 4) if model != "intensity_baseline" else "",
                          "centre_baseline": round(point["centre_baseline"], 4) if model != "intensity_baseline" else "",
                          "n_malignant_images": point["n_malignant_images"]})
             print(rows[-1], flush=True)
-    out = REPO / "benchmarks" / "out" / f"transfer_clahe_{name}.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(out, index=False)
-    print(f"wrote {out}")
+    print(f"wrote {write_rows(rows, f'transfer_clahe_{name}')}")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,9 @@ from mammoflow.pipelines.transfer import evaluate, gradcam, models, train
 from mammoflow.pipelines.transfer.config import TransferConfig
 from mammoflow.pipelines.transfer.data import build_samples
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_rows import auc_fields, write_rows  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -89,8 +92,7 @@ def main() -> None:
             rows.append({"data": name, "backbone": a.backbone, "seed": seed, "background_negatives": neg,
                          "gradcam_mode": mode,
                          "gradcam_step": mcfg.gradcam_step,
-                         "epochs": sum(int(st["epochs"]) for st in cfg.stages), "roc_auc": round(auc["value"], 4),
-                         "lo": round(auc["lo"], 4), "hi": round(auc["hi"], 4),
+                         "epochs": sum(int(st["epochs"]) for st in cfg.stages), **auc_fields(auc),
                          "pointing_game": round(p["pointing_game"], 4),
                          "pg_lo": round(p["pointing_game_ci"][0], 3), "pg_hi": round(p["pointing_game_ci"][1], 3),
                          "centre_baseline": round(p["centre_baseline"], 4),
@@ -98,10 +100,7 @@ def main() -> None:
                          "gradcam_s": round(t_cam, 1), "cam_splits": "+".join(a.cam_splits),
                          "n_cam_images": int(test["image_id"].nunique())})
             print(rows[-1], flush=True)
-    out = REPO / "benchmarks" / "out" / f"transfer_pointing_{name}{a.tag}.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(out, index=False)
-    print(f"wrote {out} (work dir {work})")
+    print(f"wrote {write_rows(rows, f'transfer_pointing_{name}{a.tag}')} (work dir {work})")
 
 
 if __name__ == "__main__":
