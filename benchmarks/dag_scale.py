@@ -59,12 +59,16 @@ def main() -> int:
         shutil.copytree(REPO / "workflow", work / "workflow", ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(REPO / "profiles", work / "profiles")
         cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-        cfg["datasets"] = {"vindr": {"format": "vindr", "root": "data/vindr"}}
+        keep = [cfg["cascade"]["tissue_dataset"], *cfg["cascade"]["lesion_datasets"]]
+        cfg["datasets"] = {"vindr": {"format": "vindr", "root": "data/vindr"}, **{d: cfg["datasets"][d] for d in keep}}
         cfg["preprocess"] = {"shard_size": 256}
-        # every pipeline that can use a VinDr-style dataset runs on it (GLAM's model needs NYU-format exams)
+        # every pipeline that can use a VinDr-style dataset runs on it (GLAM's model needs NYU-format exams; the
+        # cascade needs lesion masks, which VinDr lacks: it keeps the demo's small synthetic tissue and CBIS sets)
         cfg.setdefault("seed000", {})["datasets"] = ["vindr"]
         cfg.setdefault("glam", {})["datasets"] = []
         cfg["glam"].setdefault("exam_list", {})["datasets"] = ["vindr"]
+        cfg["superres"]["datasets"] = ["vindr"]
+        cfg["transfer"]["datasets"] = ["vindr"]
         (work / "config").mkdir()
         (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
         batched = json.loads(json.dumps(cfg))
